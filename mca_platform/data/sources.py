@@ -1,0 +1,21 @@
+"""From a `data` config to its Source: one case per `data.kind`."""
+
+from __future__ import annotations
+
+from mca_platform.config.data import DataBase
+from mca_platform.data.source import Source
+
+
+def open_source(config: DataBase) -> Source:
+    """The source a data config names (readers raise UserError for bad files)."""
+    match config.kind:
+        case "synthetic_tcga":
+            from mca_platform.data.synthetic import synthetic_tcga
+
+            return synthetic_tcga(config)
+        case "synthetic_mosei":
+            from mca_platform.data.synthetic import synthetic_mosei
+
+            return synthetic_mosei(config)
+        case other:
+            raise ValueError(f"unknown data kind {other!r}")
