@@ -94,6 +94,8 @@ def describe(model: type[BaseModel], raw: dict[str, Any], item: dict[str, Any]) 
     if kind == "missing":
         return f"{_dotted(loc)}: required field is missing"
     message = item["msg"].removeprefix("Value error, ")
+    if "(got " in message:  # our own validators already say what they got
+        return f"{_dotted(loc)}: {message}"
     return f"{_dotted(loc)}: {message} (got {_short(got)})"
 
 

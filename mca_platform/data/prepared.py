@@ -22,7 +22,7 @@ from mca_platform.data.spec import LabelSpec, ModalitySpec
 from mca_platform.data.splits import SPLIT_NAMES
 from mca_platform.errors import UserError
 
-RELEASE_BYTES = 64 << 20
+RELEASE_BYTES = 8 << 20
 
 
 class PreparedData:
@@ -113,10 +113,11 @@ class _ModalityReader:
         self.offsets = np.load(directory / "offsets.npy") if spec.kind == "sequence" else None
         self._map: mmap.mmap | None = None
         self._pid = -1
+        self._touched: tuple[int, int] | None = None  # byte range read since the last release
         self._since_release = 0
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_map": None, "_pid": -1, "_since_release": 0}
+        return {**self.__dict__, "_map": None, "_pid": -1, "_touched": None, "_since_release": 0}
 
     def read(self, row: int) -> np.ndarray:
         """A sequence's (L, D) rows or a table's (C,) values for sample `row`, as a fresh array."""
@@ -125,14 +126,21 @@ class _ModalityReader:
         else:
             start, stop = row, row + 1
         width = self.spec.width
-        nbytes = (stop - start) * width * 4
-        values = np.frombuffer(self._mapped(), dtype="<f4", count=(stop - start) * width, offset=start * width * 4)
+        first, nbytes = start * width * 4, (stop - start) * width * 4
+        values = np.frombuffer(self._mapped(), dtype="<f4", count=(stop - start) * width, offset=first)
         values = values.reshape(stop - start, width).copy()
-        self._since_release += nbytes
-        if self._since_release >= RELEASE_BYTES:
-            self._map.madvise(mmap.MADV_DONTNEED)
-            self._since_release = 0
+        self._remember(first, first + nbytes)
         return values if self.offsets is not None else values[0]
+
+    def _remember(self, first: int, end: int) -> None:
+        """Track what was read; past RELEASE_BYTES, drop those pages from this process (not from the cache)."""
+        low, high = self._touched or (first, end)
+        self._touched = (min(low, first), max(high, end))
+        self._since_release += end - first
+        if self._since_release >= RELEASE_BYTES:
+            low = self._touched[0] - self._touched[0] % mmap.PAGESIZE
+            self._map.madvise(mmap.MADV_DONTNEED, low, self._touched[1] - low)
+            self._touched, self._since_release = None, 0
 
     def _mapped(self) -> mmap.mmap:
         if self._map is None or self._pid != os.getpid():
