@@ -25,14 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 
-from mca_platform.data.spec import ModalitySpec
-
-Sample = dict[str, Any]
+from mca_platform.data.spec import ModalitySpec, Sample
 
 
 @dataclass

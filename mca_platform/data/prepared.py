@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from mca_platform.config.data import level_key
-from mca_platform.data.collate import Sample
 from mca_platform.data.prepare import FORMAT_VERSION, MANIFEST
-from mca_platform.data.spec import LabelSpec, ModalitySpec
+from mca_platform.data.spec import LabelSpec, ModalitySpec, Sample
 from mca_platform.data.splits import SPLIT_NAMES
 from mca_platform.errors import UserError
 

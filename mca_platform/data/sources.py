@@ -17,5 +17,17 @@ def open_source(config: DataBase) -> Source:
             from mca_platform.data.synthetic import synthetic_mosei
 
             return synthetic_mosei(config)
+        case "csd":
+            from mca_platform.data.csd import csd_source
+
+            return csd_source(config)
+        case "tcga":
+            from mca_platform.data.tcga import tcga_source
+
+            return tcga_source(config)
+        case "tables":
+            from mca_platform.data.tables import tables_source
+
+            return tables_source(config)
         case other:
             raise ValueError(f"unknown data kind {other!r}")

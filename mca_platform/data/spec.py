@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+Sample = dict[str, Any]  # one sample as a dataset returns it; see collate.py for the contract
 
 
 @dataclass(frozen=True)
