@@ -1,10 +1,17 @@
-"""The `model` section: the MCA / MMA architecture and its contrastive loss (see design/model.md)."""
+"""The `model` section: the MCA / MMA architecture and its contrastive loss (see design/model.md).
+
+Presets fill every field the user did not set (a `loss` mapping is filled key by key):
+    faithful  the authors' code: their block form, dot logits, absent items kept as negatives,
+              D = 512, depth 5, 8 heads, F = 88, column-embedding norm capped at 1.
+    debug     a tiny model for tests and the demo (D = 32, depth 2, 2 heads, F = 22: 2 fusion tokens
+              per channel for MCA over 4 modalities).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from mca_platform.config.base import Strict
 
@@ -19,9 +26,29 @@ class LossConfig(Strict):
     logit_scale_max: float = Field(100.0, gt=1.0)
 
 
+PRESETS: dict[str, dict[str, Any]] = {
+    "faithful": {
+        "block": "faithful",
+        "dim": 512,
+        "depth": 5,
+        "heads": 8,
+        "fusion_tokens": 88,
+        "column_embedding_max_norm": 1.0,
+        "loss": {"terms": "paper", "logits": "dot", "negatives": "faithful"},
+    },
+    "debug": {
+        "dim": 32,
+        "depth": 2,
+        "heads": 2,
+        "fusion_tokens": 22,
+    },
+}
+
+
 class ModelConfig(Strict):
     """Masked multimodal transformer: MCA (modal channels) or MMA (one all-modality channel)."""
 
+    preset: Literal["faithful", "debug"] | None = None
     arch: Literal["mca", "mma"] = "mca"
     dim: int = Field(512, ge=8)
     depth: int = Field(5, ge=1)
@@ -31,4 +58,41 @@ class ModelConfig(Strict):
         None, description="MCA channel subset sizes; default: every size from 2 to the modality count"
     )
     block: Literal["faithful", "prenorm"] = "faithful"
+    column_embedding_max_norm: float | None = Field(
+        None, gt=0.0, description="cap on each table column embedding's L2 norm (the code used 1)"
+    )
+    path: Literal["dense", "packed"] = Field(
+        "packed", description="dense: full padded attention; packed: compute only on present tokens"
+    )
     loss: LossConfig = LossConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_from_preset(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("preset") is None:
+            return data
+        name = data["preset"]
+        if name not in PRESETS:
+            return data  # the Literal check on `preset` reports it
+        filled = dict(data)
+        for key, value in PRESETS[name].items():
+            if key == "loss" and isinstance(filled.get("loss"), dict):
+                filled["loss"] = {**value, **filled["loss"]}
+            elif key not in filled:
+                filled[key] = value
+        return filled
+
+    @field_validator("channel_sizes")
+    @classmethod
+    def _sizes_are_channels(cls, sizes: list[int] | None) -> list[int] | None:
+        if sizes is None:
+            return None
+        if not sizes or any(size < 2 for size in sizes) or len(set(sizes)) != len(sizes):
+            raise ValueError(f"channel sizes must be distinct integers >= 2 (got {sizes})")
+        return sorted(sizes, reverse=True)
+
+    @model_validator(mode="after")
+    def _heads_divide_dim(self) -> ModelConfig:
+        if self.dim % self.heads != 0:
+            raise ValueError(f"dim must be a multiple of heads (got dim={self.dim}, heads={self.heads})")
+        return self

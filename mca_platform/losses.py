@@ -1,0 +1,132 @@
+"""Symmetric InfoNCE between pooled tokens (model.md, "Loss: InfoNCE between pooled tokens").
+
+Each term pairs two pooled embeddings (a, b) over the global batch: `(CE(a -> b) + CE(b -> a)) / 2`, positives on
+the diagonal. A term's rows are the samples where both sides are present; `negatives: masked` also removes the
+other samples as candidates (columns), `negatives: faithful` keeps them as the authors' code did. A term with no
+valid row contributes nothing; the total is the mean of the non-empty terms. Nothing here synchronises the
+device: masking is done with `where`, not with boolean indexing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import combinations
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from mca_platform.config.model import LossConfig
+
+
+def term_pairs(modalities: Sequence[str], channels: Sequence[str], fusion_key: str, kind: str) -> list[tuple[str, str]]:
+    """The (a, b) embedding-key pairs of a term set.
+
+    mma:   each modality <-> fusion (M) + each modality pair (M(M-1)/2); 10 terms for 4 modalities.
+    paper: those + fusion <-> each other channel (C-1) + each modality <-> each other channel (M(C-1));
+           for MMA the same 10, for MCA over 4 modalities 10 + 10 + 40 = 60.
+    """
+    unimodal_fusion = [(name, fusion_key) for name in modalities]
+    unimodal_pairs = list(combinations(modalities, 2))
+    match kind:
+        case "mma":
+            return unimodal_fusion + unimodal_pairs
+        case "paper":
+            others = [name for name in channels if name != fusion_key]
+            fusion_channels = [(fusion_key, name) for name in others]
+            unimodal_channels = [(modality, name) for modality in modalities for name in others]
+            return unimodal_fusion + unimodal_pairs + fusion_channels + unimodal_channels
+        case _:
+            raise ValueError(f"unknown loss terms {kind!r} (expected 'paper' or 'mma')")
+
+
+def term_name(a: str, b: str) -> str:
+    """The stable name of the term between embeddings `a` and `b`."""
+    return f"{a}|{b}"
+
+
+def gather_batch(
+    embeddings: dict[str, torch.Tensor], present: dict[str, torch.Tensor]
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """The global batch: all ranks' rows in rank order, with gradient through the embeddings.
+
+    Every rank then computes the same global loss; the gather's backward sums the ranks' gradients and
+    data-parallel averaging divides them again, which gives the gradient of the global loss.
+    """
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return embeddings, present
+    from torch.distributed.nn.functional import all_gather
+
+    gathered = {key: torch.cat(all_gather(value.contiguous()), dim=0) for key, value in embeddings.items()}
+    gathered_present = {}
+    for key, value in present.items():
+        parts = [torch.empty_like(value) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, value.contiguous())
+        gathered_present[key] = torch.cat(parts, dim=0)
+    return gathered, gathered_present
+
+
+def _directed_ce(logits: torch.Tensor, candidate: torch.Tensor) -> torch.Tensor:
+    """(N,) cross-entropy of each row against its diagonal, over the candidate columns only."""
+    fill = torch.finfo(logits.dtype).min
+    logits = torch.where(candidate[None, :], logits, torch.full_like(logits, fill))
+    target = torch.arange(logits.shape[0], device=logits.device)
+    return F.cross_entropy(logits, target, reduction="none")
+
+
+def info_nce(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    valid: torch.Tensor,
+    logit_scale: torch.Tensor,
+    logits: str = "dot",
+    negatives: str = "masked",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric InfoNCE of (N, D) a and b over rows `valid` (N,) bool -> (value, count of valid rows)."""
+    match logits:
+        case "dot":
+            pass
+        case "cosine":
+            a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
+        case _:
+            raise ValueError(f"unknown logits {logits!r} (expected 'dot' or 'cosine')")
+    match negatives:
+        case "masked":
+            candidate = valid
+        case "faithful":
+            candidate = torch.ones_like(valid)
+        case _:
+            raise ValueError(f"unknown negatives {negatives!r} (expected 'masked' or 'faithful')")
+    scores = logit_scale.exp() * (a @ b.T)  # (N, N) row = a, column = b
+    zero = scores.new_zeros(())
+    a_to_b = torch.where(valid, _directed_ce(scores, candidate), zero)  # (N,); invalid rows never summed
+    b_to_a = torch.where(valid, _directed_ce(scores.T, candidate), zero)
+    count = valid.sum()
+    return (a_to_b.sum() + b_to_a.sum()) / (2 * count.clamp(min=1)), count
+
+
+def contrastive_loss(
+    embeddings: dict[str, torch.Tensor],
+    present: dict[str, torch.Tensor],
+    logit_scale: torch.Tensor,
+    terms: Sequence[tuple[str, str]],
+    config: LossConfig,
+    gather: bool = True,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """(total, {term: value}, {term: valid rows}) over the global batch; `embeddings` (B, D) and `present` (B,)
+    are keyed as in the model output, `logit_scale` is the clamped log scale s (logits use exp(s))."""
+    keys = sorted({key for pair in terms for key in pair})
+    embeddings, present = {k: embeddings[k] for k in keys}, {k: present[k] for k in keys}
+    if gather:  # False when the caller already holds the global batch
+        embeddings, present = gather_batch(embeddings, present)
+    values: dict[str, torch.Tensor] = {}
+    counts: dict[str, torch.Tensor] = {}
+    for a, b in terms:
+        valid = present[a] & present[b]
+        value, count = info_nce(embeddings[a], embeddings[b], valid, logit_scale, config.logits, config.negatives)
+        values[term_name(a, b)] = value
+        counts[term_name(a, b)] = count
+    stacked = torch.stack(list(values.values()))  # (terms,)
+    nonempty = torch.stack(list(counts.values())) > 0
+    total = torch.where(nonempty, stacked, torch.zeros_like(stacked)).sum() / nonempty.sum().clamp(min=1)
+    return total, values, counts

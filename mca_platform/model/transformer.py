@@ -1,0 +1,172 @@
+"""The masked multimodal transformer (model.md, "Token layout", "Block", "Pooling"): MCA or MMA.
+
+Per sample: `[tokens of modality 0 | ... | modality M-1 | F fusion tokens]`, attention restricted by the rule
+table of `masks`, then learnable pooling into one embedding per modality and per channel. The same modules run
+on two layouts: `dense` (padded (B, T, D), full (T, T) attention under the combined mask; the reference) and
+`packed` (only present tokens, see `packing`). Both give the same outputs up to floating-point noise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from mca_platform.config.model import ModelConfig
+from mca_platform.data.spec import ModalitySpec
+from mca_platform.model import masks
+from mca_platform.model.dense import DenseLayout
+from mca_platform.model.encoders import build_encoder
+from mca_platform.model.packing import PackedLayout
+from mca_platform.model.pooling import PoolingAttention
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention without biases; the layout decides who reads whom."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.to_qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.to_out = nn.Linear(dim, dim, bias=False)
+
+    def forward(self, x: torch.Tensor, layout) -> torch.Tensor:
+        q, k, v = self.to_qkv(x).unflatten(-1, (3, self.heads, -1)).unbind(-3)  # (..., H, Dh) each
+        return self.to_out(layout.attend(q, k, v).flatten(-2))
+
+
+class GEGLU(nn.Module):
+    """GeGLU feed-forward with inner width int(D * 4 * 2 / 3), exact GELU, no biases."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        inner = int(dim * 4 * 2 / 3)
+        self.to_hidden = nn.Linear(dim, 2 * inner, bias=False)
+        self.to_out = nn.Linear(inner, dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        value, gate = self.to_hidden(x).chunk(2, dim=-1)
+        return self.to_out(value * nn.functional.gelu(gate))
+
+
+class Block(nn.Module):
+    """One layer. faithful: `h = LN(x); h = h + Attn(h); h = LN(h); out = h + FF(h)` with one shared LN
+    (the authors' code: the residual carries the normalised input); prenorm: standard pre-LN."""
+
+    def __init__(self, dim: int, heads: int, form: str):
+        super().__init__()
+        match form:
+            case "faithful":
+                self.norms = nn.ModuleList([nn.LayerNorm(dim, bias=False)])
+            case "prenorm":
+                self.norms = nn.ModuleList([nn.LayerNorm(dim, bias=False), nn.LayerNorm(dim, bias=False)])
+            case _:
+                raise ValueError(f"unknown block {form!r} (expected 'faithful' or 'prenorm')")
+        self.form = form
+        self.attention = SelfAttention(dim, heads)
+        self.feed_forward = GEGLU(dim)
+
+    def forward(self, x: torch.Tensor, layout) -> torch.Tensor:
+        match self.form:
+            case "faithful":
+                norm = self.norms[0]
+                h = norm(x)
+                h = norm(h + self.attention(h, layout))
+                return h + self.feed_forward(h)
+            case "prenorm":
+                x = x + self.attention(self.norms[0](x), layout)
+                return x + self.feed_forward(self.norms[1](x))
+            case _:
+                raise ValueError(f"unknown block {self.form!r}")
+
+
+@dataclass
+class ModelOutput:
+    """Pooled embeddings and presence, keyed by modality name and channel name ('a+b+c')."""
+
+    embeddings: dict[str, torch.Tensor]  # (B, D) each
+    present: dict[str, torch.Tensor]  # (B,) bool each; a channel is present when any member is
+    fusion_key: str  # the all-modality channel, whose embedding is the fusion embedding
+    logit_scale: torch.Tensor  # () the clamped learnable log logit scale s; logits use exp(s)
+
+    @property
+    def fusion(self) -> torch.Tensor:
+        """(B, D) the fusion embedding (the pooled token of the all-modality channel)."""
+        return self.embeddings[self.fusion_key]
+
+
+class MultimodalTransformer(nn.Module):
+    """MCA / MMA: per-modality encoders, masked transformer, learnable pooling, shared logit scale.
+
+    The learnable logit scale of the contrastive loss lives here (init ln(1 / temperature_init)); the output
+    carries it clamped to [0, ln(logit_scale_max)].
+    """
+
+    def __init__(self, config: ModelConfig, specs: Sequence[ModalitySpec]):
+        super().__init__()
+        names = [spec.name for spec in specs]
+        if len(names) < 2:
+            raise ValueError(f"the model needs at least two modalities (got {names})")
+        if len(set(names)) != len(names) or any("+" in name for name in names):
+            raise ValueError(f"modality names must be distinct and free of '+' (got {names})")
+        self.config = config
+        self.path = config.path
+        self.names = names
+        self.channels = masks.channel_list(config.arch, len(names), config.channel_sizes)
+        self.channel_names = [masks.channel_name(channel, names) for channel in self.channels]
+        self.fusion_key = masks.channel_name(tuple(range(len(names))), names)
+        members = masks.channel_members(self.channels, len(names))
+        num_groups = len(names) + len(self.channels)
+        self.register_buffer("channel_members", members, persistent=False)  # (C, M)
+        self.register_buffer("rule", masks.group_rule(members), persistent=False)  # (G, G)
+        fusion_group = masks.fusion_groups(len(names), len(self.channels), config.fusion_tokens)
+        self.register_buffer("fusion_group", fusion_group, persistent=False)  # (F,)
+        self.register_buffer("query_group", torch.arange(num_groups), persistent=False)  # (M + C,)
+
+        self.encoders = nn.ModuleDict(
+            {spec.name: build_encoder(spec, config.dim, config.column_embedding_max_norm) for spec in specs}
+        )
+        self.fusion_tokens = nn.Parameter(torch.randn(config.fusion_tokens, config.dim))
+        self.blocks = nn.ModuleList([Block(config.dim, config.heads, config.block) for _ in range(config.depth)])
+        self.final_norm = nn.LayerNorm(config.dim, bias=False)
+        self.pooling = PoolingAttention(config.dim, config.heads, num_groups)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / config.loss.temperature_init)))
+
+    def layout(self, token_present: dict[str, torch.Tensor], modality_present: torch.Tensor):
+        """The dense or packed layout of this batch, by `self.path`."""
+        match self.path:
+            case "dense":
+                return DenseLayout(self.names, token_present, self.rule, self.fusion_group, self.query_group)
+            case "packed":
+                return PackedLayout(
+                    self.names, token_present, modality_present, self.rule, self.fusion_group, self.query_group
+                )
+            case _:
+                raise ValueError(f"unknown path {self.path!r} (expected 'dense' or 'packed')")
+
+    def forward(
+        self,
+        inputs: dict[str, torch.Tensor],
+        token_present: dict[str, torch.Tensor],
+        modality_present: torch.Tensor,
+    ) -> ModelOutput:
+        """A `Batch`'s inputs, token_present (B, L_m) and modality_present (B, M) -> pooled embeddings."""
+        layout = self.layout(token_present, modality_present)
+        tokens = [self.encoders[name](*layout.encoder_inputs(name, inputs[name])) for name in self.names]
+        x = layout.assemble(tokens, self.fusion_tokens)  # (B, T, D) dense or (N, D) packed
+        for block in self.blocks:
+            x = block(x, layout)
+        pooled = self.pooling(self.final_norm(x), layout)  # (B, M + C, D)
+
+        num_modalities = len(self.names)
+        channel_present = masks.channel_present(self.channel_members, modality_present)  # (B, C)
+        embeddings = {name: pooled[:, j] for j, name in enumerate(self.names)}
+        present = {name: modality_present[:, j] for j, name in enumerate(self.names)}
+        for k, name in enumerate(self.channel_names):
+            embeddings[name] = pooled[:, num_modalities + k]
+            present[name] = channel_present[:, k]
+        logit_scale = self.logit_scale.clamp(0.0, math.log(self.config.loss.logit_scale_max))
+        return ModelOutput(embeddings, present, self.fusion_key, logit_scale)
