@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from mca_platform.config import load_config
 from mca_platform.config.load import validate
+
+# One intra-op thread: tests share 2 cores with Ray workers and subprocesses, and oversubscribed
+# OpenMP threads spin, which made small steps 10-40x slower.
+torch.set_num_threads(1)
 
 
 def data_config(**fields):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import typing
 from collections.abc import Sequence
 from pathlib import Path
@@ -94,6 +95,8 @@ def describe(model: type[BaseModel], raw: dict[str, Any], item: dict[str, Any]) 
     if kind == "missing":
         return f"{_dotted(loc)}: required field is missing"
     message = item["msg"].removeprefix("Value error, ")
+    if not loc and re.match(r"^[a-z_]+(\.[a-z_]+)*: ", message):  # a cross-section check names its own path
+        return message
     if "(got " in message:  # our own validators already say what they got
         return f"{_dotted(loc)}: {message}"
     return f"{_dotted(loc)}: {message} (got {_short(got)})"

@@ -1,19 +1,65 @@
-"""The `sweep` section: the grid of settings and the search inside each grid cell."""
+"""The `sweep` section: the grid of settings and the search inside each grid cell.
+
+A cell is one (dataset, sparsity, architecture, seed). Every cell gets `trials_per_cell` trials drawn by
+its own Optuna (TPE) search over the same `search_space`, so architectures compared at one
+(dataset, sparsity, seed) get equal budgets, the same masks and the same split.
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mca_platform.config.base import Strict
+from mca_platform.config.data import SparsityLevel
+
+
+class SearchDimension(Strict):
+    """One hyperparameter's search distribution."""
+
+    kind: Literal["loguniform", "uniform", "int", "choice"]
+    low: float | None = None
+    high: float | None = None
+    values: list[float | int | str | bool] | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> SearchDimension:
+        if self.kind == "choice":
+            if not self.values:
+                raise ValueError("a choice needs a non-empty `values` list (got none)")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError(f"a {self.kind} range needs `low` and `high` (got low={self.low}, high={self.high})")
+        if not self.low < self.high:
+            raise ValueError(f"`low` must be below `high` (got low={self.low}, high={self.high})")
+        if self.kind == "loguniform" and self.low <= 0:
+            raise ValueError(f"a loguniform range needs low > 0 (got {self.low})")
+        return self
 
 
 class GridConfig(Strict):
-    """Grid axes; every combination is one cell, and every architecture gets the same budget."""
+    """Grid axes (each may have one value). Sparsity defaults to every level of each dataset."""
 
+    sparsity: list[SparsityLevel] | None = Field(None, min_length=1)
     architectures: list[Literal["mca", "mma"]] = Field(default_factory=lambda: ["mca", "mma"], min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+
+
+class AshaConfig(Strict):
+    """Asynchronous successive halving, applied within each cell only (time = the worker's epoch)."""
+
+    grace_period: int = Field(1, ge=1)
+    reduction_factor: float = Field(2.0, gt=1.0)
+
+
+class ResourcesConfig(Strict):
+    """What one trial needs, and how many trials may run at once (default: as many as fit)."""
+
+    workers_per_trial: int = Field(1, ge=1)
+    cpus_per_worker: float = Field(1.0, gt=0.0)
+    gpus_per_worker: float = Field(0.0, ge=0.0)
+    concurrent_trials: int | None = Field(None, ge=1)
 
 
 class SweepConfig(Strict):
@@ -21,7 +67,16 @@ class SweepConfig(Strict):
 
     name: str = Field("sweep", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     grid: GridConfig = GridConfig()
+    search_space: dict[str, SearchDimension] = Field(
+        default_factory=dict, description="dotted config path (e.g. train.lr) -> distribution"
+    )
     trials_per_cell: int = Field(1, ge=1)
-    metric: str = "val_loss"
-    mode: Literal["min", "max"] = "min"
+    metric: Literal["val_loss"] = "val_loss"
+    mode: Literal["min"] = "min"
+    scheduler: AshaConfig | None = None
+    resources: ResourcesConfig = ResourcesConfig()
     storage_path: str = "runs"
+    seed: int = 0
+    per_dataset: dict[str, dict[str, float | int | str | bool | None]] = Field(
+        default_factory=dict, description="dataset name -> {dotted.path: value} for that dataset's trials"
+    )

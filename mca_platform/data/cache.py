@@ -1,0 +1,31 @@
+"""Prepared datasets by config: prepare once, reuse whenever the same `data` config comes again."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+from pathlib import Path
+
+from mca_platform.config.data import DataBase
+from mca_platform.data.prepare import MANIFEST, prepare
+from mca_platform.data.prepared import PreparedData
+from mca_platform.data.sources import open_source
+
+
+def cache_key(config: DataBase) -> str:
+    """`<name>-<hash of the data config>`: a directory name that changes whenever the data would."""
+    text = json.dumps(config.model_dump(mode="json"), sort_keys=True)
+    return f"{config.name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
+def ensure_prepared(config: DataBase, root: str | Path) -> PreparedData:
+    """The prepared dataset for `config` under `root`, preparing it first if needed (one process at a time)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / cache_key(config)
+    with open(root / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / MANIFEST).exists():
+            prepare(open_source(config), config, target)
+    return PreparedData(target)

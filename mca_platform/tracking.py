@@ -1,0 +1,135 @@
+"""Every MLflow call of the platform: the store, experiments, runs, params, per-epoch metrics, tags.
+
+The tracking URI is always absolute (Ray workers change directory, and a relative SQLite path would
+silently open a private store). The driver creates the store, the experiment and the run before any
+worker starts (several processes creating one new SQLite store at once race on its schema); workers
+only log to the run id they are given, and only rank 0 logs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Metric, RunStatus
+from mlflow.tracking import MlflowClient
+
+RUN_NAME_TAG = "mca.run_name"
+STOP_REASON_TAG = "mca.stop_reason"
+MAX_PARAM_LENGTH = 6000
+
+
+class Tracker:
+    """One MLflow run: log params, per-epoch metrics (step = epoch), tags and the final status."""
+
+    def __init__(self, uri: str, run_id: str):
+        self.uri = uri
+        self.run_id = run_id
+        self.client = MlflowClient(uri)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        """Log numeric metrics at `step` (the epoch); non-numeric values are skipped."""
+        import time
+
+        now = int(time.time() * 1000)
+        batch = [
+            Metric(_metric_key(key), float(value), now, step)
+            for key, value in metrics.items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+        ]
+        for start in range(0, len(batch), 900):
+            self.client.log_batch(self.run_id, metrics=batch[start : start + 900], synchronous=True)
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        for key, value in tags.items():
+            self.client.set_tag(self.run_id, key, str(value))
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log flat params; values longer than MLflow allows are cut (the whole config is an artifact too)."""
+        from mlflow.entities import Param
+
+        items = [Param(key, str(value)[:MAX_PARAM_LENGTH]) for key, value in params.items()]
+        existing = self.client.get_run(self.run_id).data.params
+        items = [p for p in items if p.key not in existing]
+        for start in range(0, len(items), 90):
+            self.client.log_batch(self.run_id, params=items[start : start + 90], synchronous=True)
+
+    def log_dict(self, obj: Any, artifact_file: str) -> None:
+        self.client.log_dict(self.run_id, obj, artifact_file)
+
+    def finish(self, status: str = "FINISHED", reason: str | None = None) -> None:
+        """End the run: FINISHED, FAILED or KILLED; a reason goes to the stop-reason tag."""
+        if reason is not None:
+            self.client.set_tag(self.run_id, STOP_REASON_TAG, reason)
+        self.client.set_terminated(self.run_id, status)
+
+    def run(self):
+        return self.client.get_run(self.run_id)
+
+    def metric_history(self, key: str) -> list[tuple[int, float]]:
+        """(step, value) pairs of a metric, in step order."""
+        return sorted((m.step, m.value) for m in self.client.get_metric_history(self.run_id, key))
+
+
+def ensure_experiment(uri: str, name: str, artifact_root: str | Path) -> str:
+    """The experiment id for `name`, creating the store and the experiment (absolute artifact location)."""
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = Path(artifact_root).resolve().as_uri()
+    return client.create_experiment(name, artifact_location=location)
+
+
+def find_or_start_run(uri: str, experiment_id: str, run_name: str, tags: Mapping[str, Any]) -> tuple[Tracker, str]:
+    """The run tagged `run_name` (reused unless it FINISHED), or a new one; returns (tracker, state)
+    where state is 'new', 'resumed' or 'finished'."""
+    client = MlflowClient(uri)
+    query = f"tags.`{RUN_NAME_TAG}` = '{run_name}'"
+    runs = client.search_runs([experiment_id], filter_string=query, order_by=["attributes.start_time DESC"])
+    if runs:
+        run = runs[0]
+        if run.info.status == "FINISHED":
+            return Tracker(uri, run.info.run_id), "finished"
+        client.update_run(run.info.run_id, status="RUNNING")
+        return Tracker(uri, run.info.run_id), "resumed"
+    run = client.create_run(experiment_id, run_name=run_name, tags={RUN_NAME_TAG: run_name, **{
+        k: str(v) for k, v in tags.items()}})
+    return Tracker(uri, run.info.run_id), "new"
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config as flat dotted params."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = json.dumps(value) if isinstance(value, (list, tuple)) else value
+    return flat
+
+
+def git_commit() -> str:
+    """The code's git commit (with '-dirty' when the tree has changes), or 'unknown'."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        if commit.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return commit.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _metric_key(key: str) -> str:
+    """MLflow metric names allow letters, digits, _ - . / and spaces; term names use '|' and '+'."""
+    return key.replace("|", "/").replace("+", "_")
+
+
+__all__ = ["RunStatus", "Tracker", "ensure_experiment", "find_or_start_run", "flatten", "git_commit"]

@@ -1,0 +1,248 @@
+"""The worker loop: plain PyTorch, no Ray inside, the same on 1 process or as one DDP rank of many.
+
+`fit(spec, report)` trains one run for `train.epochs` epochs. Every epoch it measures the training loss
+(mean over the epoch and all ranks), the validation loss over the WHOLE validation split (every rank
+embeds its share of each fixed global batch, the shares are gathered and the loss is computed on the
+global batch, so the value does not depend on the number of workers), every loss term, the learning
+rate, the temperature and the throughput, writes a checkpoint (rank 0) and calls `report`.
+A non-finite training loss stops the run with a reason instead of training on garbage.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, Subset
+
+from mca_platform.config import Config
+from mca_platform.data.collate import Batch, collate
+from mca_platform.data.prepared import PreparedData
+from mca_platform.losses import contrastive_loss, term_pairs
+from mca_platform.model.transformer import MultimodalTransformer
+from mca_platform.train.checkpoint import load_checkpoint, save_checkpoint
+from mca_platform.train.distributed import all_reduce_sum, gather_rows, rank_and_world
+from mca_platform.train.optim import build_optimizer, warmup_cosine
+
+Report = Callable[[dict, Path | None], None]
+
+
+@dataclass
+class RunSpec:
+    """Everything a worker needs, as plain data: the resolved config, the data, where to log."""
+
+    config: dict
+    prepared_dir: str
+    tracking_uri: str | None = None
+    mlflow_run_id: str | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+class NonFiniteLoss(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+def fit(spec: RunSpec, report: Report, resume_from: Path | None = None, device: torch.device | None = None) -> dict:
+    """Train one run; `report(metrics, checkpoint_dir)` is called on every rank after every epoch with the
+    headline metrics (rank 0 passes the checkpoint). Returns the last epoch's metrics, or
+    {'stop_reason': ...} if it had to stop."""
+    config = Config.model_validate(spec.config)
+    device = device or torch.device("cpu")
+    rank, world = rank_and_world()
+    tracker = _tracker(spec) if rank == 0 else None
+    data = PreparedData(spec.prepared_dir)
+    torch.manual_seed(config.train.seed)  # identical initial weights on every rank
+    model = MultimodalTransformer(config.model, data.specs).to(device)
+    terms = term_pairs(model.names, model.channel_names, model.fusion_key, config.model.loss.terms)
+    present = data.present(config.sparsity)
+    train_loader = _train_loader(data, present, config, rank, world)
+    optimizer = build_optimizer(model, config.train)
+    total_steps = config.train.epochs * len(train_loader)
+    scheduler = warmup_cosine(optimizer, config.train.warmup_steps, total_steps)
+    start_epoch, best_val_loss = 0, math.inf
+    if resume_from is not None:
+        state = load_checkpoint(resume_from, model, optimizer, scheduler)
+        start_epoch, best_val_loss = int(state["epoch"]), float(state.get("best_val_loss", math.inf))
+        if tracker:
+            tracker.set_tags({"mca.resumed_from_epoch": start_epoch})
+    trained = _wrap(model, world, device)
+    validation = _validation_batches(data, present, config, rank, world)
+    autocast = _autocast(config, device)
+    metrics: dict = {}
+    for epoch in range(start_epoch + 1, config.train.epochs + 1):
+        train_loader.sampler.set_epoch(epoch)
+        try:
+            train_stats = _train_epoch(trained, model, train_loader, terms, config, optimizer, scheduler, autocast,
+                                       device, epoch)
+        except NonFiniteLoss as stop:
+            if tracker:
+                tracker.finish("FAILED", reason=str(stop))
+            return {"stop_reason": str(stop)}
+        val_stats = _evaluate(model, validation, data, terms, config, autocast, device)
+        if math.isfinite(val_stats["val_loss"]):
+            best_val_loss = min(best_val_loss, val_stats["val_loss"])
+        metrics = {"epoch": epoch, **train_stats, **val_stats, "best_val_loss": best_val_loss,
+                   "temperature": float(torch.exp(-model.logit_scale.detach().clamp(
+                       0.0, math.log(config.model.loss.logit_scale_max))))}
+        with tempfile.TemporaryDirectory(prefix="mca_ckpt_") as scratch:
+            checkpoint = None
+            if rank == 0:
+                checkpoint = save_checkpoint(Path(scratch), model, optimizer, scheduler, epoch,
+                                             extra={"best_val_loss": best_val_loss})
+            report(headline(metrics), checkpoint)
+        if tracker:
+            tracker.log_metrics(metrics, step=epoch)
+    return metrics
+
+
+def headline(metrics: dict) -> dict:
+    """The epoch's summary without the per-term values (those go to MLflow only)."""
+    return {key: value for key, value in metrics.items() if "/" not in key}
+
+
+def _tracker(spec: RunSpec):
+    if not (spec.tracking_uri and spec.mlflow_run_id):
+        return None
+    from mca_platform.tracking import Tracker
+
+    return Tracker(spec.tracking_uri, spec.mlflow_run_id)
+
+
+def _usable_rows(data: PreparedData, present: np.ndarray, split: str) -> np.ndarray:
+    """Rows of a split with at least one modality (samples with none enter no loss term)."""
+    rows = data.indices(split)
+    return rows[present[rows].any(axis=1)]
+
+
+def _collate_for(data: PreparedData):
+    specs = data.specs
+    return lambda samples: collate(samples, specs)
+
+
+def _train_loader(data: PreparedData, present: np.ndarray, config: Config, rank: int, world: int) -> DataLoader:
+    rows = _usable_rows(data, present, "train")
+    dataset = Subset(data.dataset(config.sparsity, None), rows.tolist())
+    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=config.train.seed)
+    return DataLoader(
+        dataset, batch_size=config.train.global_batch_size // world, sampler=sampler,
+        collate_fn=_collate_for(data), num_workers=config.train.loader_workers,
+        persistent_workers=config.train.loader_workers > 0,
+    )
+
+
+def _validation_batches(data, present, config: Config, rank: int, world: int) -> list[list[int]]:
+    """This rank's share of each global validation batch (fixed order; a last batch smaller than the
+    number of ranks joins the one before, so every rank has rows in every batch)."""
+    rows = _usable_rows(data, present, "validation")
+    size = config.train.global_batch_size
+    batches = [rows[start : start + size] for start in range(0, len(rows), size)]
+    if len(batches) > 1 and len(batches[-1]) < world:
+        batches[-2:] = [np.concatenate(batches[-2:])]
+    return [np.array_split(batch, world)[rank].tolist() for batch in batches]
+
+
+def _wrap(model: torch.nn.Module, world: int, device: torch.device) -> torch.nn.Module:
+    if world == 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index] if device.type == "cuda" else None
+    # absent modalities leave their encoders out of a step's graph
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+
+
+def _autocast(config: Config, device: torch.device):
+    precision = config.train.precision
+    if precision == "auto":
+        precision = "bf16" if device.type == "cuda" and config.model.preset != "faithful" else "fp32"
+    if precision == "bf16":
+        return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext
+
+
+class _TermTotals:
+    """Running sums of each term weighted by its valid rows, and of the total loss weighted by samples."""
+
+    def __init__(self, names: list[str]):
+        self.names = names
+        self.values = torch.zeros(2 * len(names) + 2, dtype=torch.float64)  # term sums, term counts, total, n
+
+    def add(self, total: torch.Tensor, values: dict, counts: dict, samples: int) -> None:
+        k = len(self.names)
+        for i, name in enumerate(self.names):
+            count = float(counts[name])
+            self.values[i] += float(values[name]) * count
+            self.values[k + i] += count
+        self.values[2 * k] += float(total) * samples
+        self.values[2 * k + 1] += samples
+
+    def summary(self, prefix: str) -> dict:
+        values, k = self.values, len(self.names)
+        summary = {f"{prefix}_loss": float(values[2 * k] / max(values[2 * k + 1], 1))}
+        for i, name in enumerate(self.names):
+            if values[k + i] > 0:
+                summary[f"{prefix}/{name}"] = float(values[i] / values[k + i])
+        return summary
+
+
+def _term_names(terms) -> list[str]:
+    from mca_platform.losses import term_name
+
+    return [term_name(a, b) for a, b in terms]
+
+
+def _train_epoch(trained, model, loader, terms, config: Config, optimizer, scheduler, autocast, device, epoch) -> dict:
+    trained.train()
+    totals = _TermTotals(_term_names(terms))
+    started, samples, lr = time.perf_counter(), 0, scheduler.get_last_lr()[0]
+    for step, batch in enumerate(loader):
+        batch: Batch = batch.to(device, non_blocking=True)
+        with autocast():
+            out = trained(batch.inputs, batch.token_present, batch.modality_present)
+            loss, values, counts = contrastive_loss(out.embeddings, out.present, out.logit_scale, terms,
+                                                    config.model.loss)
+        finite = all_reduce_sum(torch.tensor([float(torch.isfinite(loss))]))
+        if finite.item() < rank_and_world()[1]:
+            raise NonFiniteLoss(f"training loss is {float(loss.detach())} at epoch {epoch}, step {step + 1} "
+                                f"(lr {scheduler.get_last_lr()[0]:.3g})")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.train.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip)
+        optimizer.step()
+        lr = scheduler.get_last_lr()[0]
+        scheduler.step()
+        global_samples = int(all_reduce_sum(torch.tensor([batch.size]))[0])
+        totals.add(loss.detach(), {k: v.detach() for k, v in values.items()}, counts, global_samples)
+        samples += global_samples
+    seconds = time.perf_counter() - started
+    return {**totals.summary("train"), "lr": lr, "samples_per_s": samples / max(seconds, 1e-9),
+            "train_seconds": seconds, "train_samples": samples}
+
+
+@torch.no_grad()
+def _evaluate(model, batches, data: PreparedData, terms, config: Config, autocast, device) -> dict:
+    model.eval()
+    dataset = data.dataset(config.sparsity, None)
+    totals = _TermTotals(_term_names(terms))
+    started = time.perf_counter()
+    for rows in batches:
+        batch = collate([dataset[row] for row in rows], data.specs).to(device)  # all-sample view: position = row
+        with autocast():
+            out = model(batch.inputs, batch.token_present, batch.modality_present)
+        keys = sorted({key for pair in terms for key in pair})
+        embeddings = {key: gather_rows(out.embeddings[key].float()) for key in keys}
+        present = {key: gather_rows(out.present[key]) for key in keys}
+        loss, values, counts = contrastive_loss(embeddings, present, out.logit_scale.float(), terms,
+                                                config.model.loss, gather=False)
+        totals.add(loss, values, counts, int(next(iter(embeddings.values())).shape[0]))
+    return {**totals.summary("val"), "val_seconds": time.perf_counter() - started}
