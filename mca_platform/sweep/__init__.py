@@ -1,0 +1,1 @@
+"""The sweep: a grid of (dataset, sparsity, architecture, seed) cells, a search inside each, on Ray Tune."""
