@@ -163,3 +163,29 @@ def write_selection(records: list[dict], path: str | Path) -> Path:
     ordered = [{name: json_value(native(item.get(name))) for name in FIELDS} for item in records]
     path.write_text(json.dumps({"records": ordered}, indent=2, allow_nan=False) + "\n")
     return path
+
+
+def main(argv=None) -> int:
+    """`python -m mca_platform.select SWEEP`: write the sweep's selection.json (and log it to its parent run)."""
+    import argparse
+
+    from mca_platform.evaluate.__main__ import sweep_dir
+    from mca_platform.evaluate.run import select_step
+
+    parser = argparse.ArgumentParser(prog="python -m mca_platform.select", description=main.__doc__)
+    parser.add_argument("sweep", help="a sweep directory or sweep file")
+    args = parser.parse_args(argv)
+    record, selection = select_step(sweep_dir(args.sweep))
+    for entry in selection:
+        print(f"{entry['dataset']} p={entry['sparsity']} {entry['arch']} seed {entry['seed']}: "
+              f"epoch {entry['epoch']} (val_loss {entry['value']})")
+    print(f"selection: {record.directory / 'evaluation' / 'selection.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    from mca_platform.errors import run_cli
+
+    sys.exit(run_cli(main))

@@ -18,6 +18,7 @@ from mlflow.entities import Metric, RunStatus
 from mlflow.tracking import MlflowClient
 
 RUN_NAME_TAG = "mca.run_name"
+PARENT_TAG = "mlflow.parentRunId"
 STOP_REASON_TAG = "mca.stop_reason"
 MAX_PARAM_LENGTH = 6000
 
@@ -75,13 +76,15 @@ class Tracker:
 
 
 def ensure_experiment(uri: str, name: str, artifact_root: str | Path) -> str:
-    """The experiment id for `name`, creating the store and the experiment (absolute artifact location)."""
+    """The experiment id for `name`, creating the store and the experiment (artifacts beside a local store
+    at an absolute location; a tracking server's own artifact store otherwise)."""
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
-    location = Path(artifact_root).resolve().as_uri()
-    return client.create_experiment(name, artifact_location=location)
+    if uri.startswith(("http://", "https://")):  # a tracking server chooses its artifact store (e.g. MinIO)
+        return client.create_experiment(name)
+    return client.create_experiment(name, artifact_location=Path(artifact_root).resolve().as_uri())
 
 
 def find_or_start_run(uri: str, experiment_id: str, run_name: str, tags: Mapping[str, Any]) -> tuple[Tracker, str]:
@@ -99,6 +102,30 @@ def find_or_start_run(uri: str, experiment_id: str, run_name: str, tags: Mapping
     run = client.create_run(experiment_id, run_name=run_name, tags={RUN_NAME_TAG: run_name, **{
         k: str(v) for k, v in tags.items()}})
     return Tracker(uri, run.info.run_id), "new"
+
+
+def experiment_runs(uri: str, experiment: str) -> list:
+    """Every run of an experiment (empty when it does not exist)."""
+    client = MlflowClient(uri)
+    found = client.get_experiment_by_name(experiment)
+    return client.search_runs([found.experiment_id], max_results=50_000) if found else []
+
+
+def metric_histories(uri: str, run_id: str, keys) -> dict[str, dict[int, float]]:
+    """{key: {step: value}} for the given metrics of a run (the last value logged at a step wins)."""
+    client = MlflowClient(uri)
+    histories: dict[str, dict[int, float]] = {}
+    for key in keys:
+        entries = sorted(client.get_metric_history(run_id, key), key=lambda m: (m.step, m.timestamp))
+        histories[key] = {m.step: m.value for m in entries}
+    return histories
+
+
+def log_files(uri: str, run_id: str, paths, artifact_path: str | None = None) -> None:
+    """Attach files to a run as artifacts."""
+    client = MlflowClient(uri)
+    for path in paths:
+        client.log_artifact(run_id, str(path), artifact_path)
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -127,9 +154,17 @@ def git_commit() -> str:
         return "unknown"
 
 
+def log_artifacts(uri: str, run_id: str, directory: str | Path, artifact_path: str | None = None) -> None:
+    """Log every file under `directory` as artifacts of run `run_id` (under `artifact_path`)."""
+    MlflowClient(uri).log_artifacts(run_id, str(directory), artifact_path)
+
+
 def _metric_key(key: str) -> str:
     """MLflow metric names allow letters, digits, _ - . / and spaces; term names use '|' and '+'."""
     return key.replace("|", "/").replace("+", "_")
 
 
-__all__ = ["RunStatus", "Tracker", "ensure_experiment", "find_or_start_run", "flatten", "git_commit"]
+__all__ = [
+    "RunStatus", "Tracker", "ensure_experiment", "experiment_runs", "find_or_start_run", "flatten", "git_commit",
+    "log_artifacts", "log_files", "metric_histories",
+]

@@ -187,7 +187,8 @@ class _TermTotals:
 
     def summary(self, prefix: str) -> dict:
         values, k = self.values, len(self.names)
-        summary = {f"{prefix}_loss": float(values[2 * k] / max(values[2 * k + 1], 1))}
+        samples = float(values[2 * k + 1])
+        summary = {f"{prefix}_loss": float(values[2 * k] / samples) if samples else math.nan}  # no rows: no value
         for i, name in enumerate(self.names):
             if values[k + i] > 0:
                 summary[f"{prefix}/{name}"] = float(values[i] / values[k + i])

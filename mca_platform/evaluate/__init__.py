@@ -1,0 +1,1 @@
+"""Evaluation of a finished sweep: epoch selection, embeddings of the selected checkpoints, test metrics."""

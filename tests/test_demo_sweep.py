@@ -1,0 +1,80 @@
+"""The README's first command end to end: the demo sweep on a local Ray, then its report in a browser.
+
+Slow (about 10 minutes on 2 cores): `pytest -m slow`. Checks that the pipeline finds the planted signal.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_report_browser import IMAGE_CHECK, chromium, run_chromium  # noqa: F401  (chromium is a fixture)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    """A finished demo sweep in a fresh directory (runs/, mlflow.db and dashboards/ land there)."""
+    work = tmp_path_factory.mktemp("demo")
+    shutil.copy(ROOT / "sweeps" / "demo.yaml", work / "demo.yaml")
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "mca_platform.sweep", "demo.yaml"], cwd=work, env=env,
+                            capture_output=True, text=True, timeout=1500)
+    (work / "sweep.log").write_text(result.stdout + result.stderr)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return work
+
+
+@pytest.mark.slow
+def test_demo_report_tables_have_a_finite_row_per_setting(demo):
+    page = demo / "dashboards" / "demo" / "index.html"
+    assert page.is_file()
+    metrics = pd.read_csv(demo / "runs" / "demo" / "evaluation" / "metrics.csv")
+    assert sorted(zip(metrics["sparsity"], metrics["arch"], strict=True)) == sorted(
+        (p, a) for p in (0.0, 0.2, 0.4, 0.6, 0.8) for a in ("mca", "mma"))
+    headline = ["uniformity.fusion", "alignment.mean", "retrieval.mean.median_rank", "retrieval.mean.r10",
+                "probe.macro_aupr", "probe.accuracy"]
+    assert metrics[headline].notna().all().all(), metrics[headline]
+    summary = pd.read_csv(demo / "dashboards" / "demo" / "tables" / "summary.csv")
+    assert len(summary) == 10
+
+
+@pytest.mark.slow
+def test_demo_finds_the_planted_signal(demo):
+    metrics = pd.read_csv(demo / "runs" / "demo" / "evaluation" / "metrics.csv")
+    full = metrics[metrics["sparsity"] == 0.0].set_index("arch")
+    chance_r10 = 10 / full["retrieval.gallery_size"]
+    chance_accuracy = 1 / 8
+    for arch, row in full.iterrows():
+        print(f"{arch}: R@10 {row['retrieval.mean.r10']:.4f} (chance {chance_r10[arch]:.4f}), probe accuracy "
+              f"{row['probe.accuracy']:.3f} (chance {chance_accuracy:.3f}), raw-feature probe "
+              f"{row['probe_raw.accuracy']:.3f}")
+        assert row["retrieval.mean.r10"] >= 5 * chance_r10[arch], arch
+    assert full["probe.accuracy"].mean() >= 2 * chance_accuracy, full["probe.accuracy"]
+
+
+@pytest.mark.slow
+def test_demo_page_loads_every_image_in_chromium(demo, chromium, tmp_path):  # noqa: F811
+    page = demo / "dashboards" / "demo" / "index.html"
+    check = page.parent / "image-check.html"
+    check.write_text(page.read_text().replace("</body>", IMAGE_CHECK + "</body>"))
+    dom = run_chromium(chromium, tmp_path / "profile", "--virtual-time-budget=10000", "--dump-dom",
+                       check.as_uri()).stdout
+    check.unlink()
+    match = re.search(r"<pre id=\"image-check\">(.*?)</pre>", dom, re.S)
+    assert match, dom[:300]
+    images = json.loads(html.unescape(match.group(1)))
+    assert images and all(image["ok"] for image in images), images
+    shot = tmp_path / "demo.png"
+    run_chromium(chromium, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1400,2600",
+                 "--virtual-time-budget=10000", page.as_uri())
+    assert shot.stat().st_size > 20_000

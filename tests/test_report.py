@@ -1,0 +1,253 @@
+"""The sweep report (issue 7): from a fabricated finished sweep directory to figures, tables and one HTML page."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from report_fixture import ARCHES, DATASETS, SPARSITY, fabricate_sweep
+
+from mca_platform.errors import UserError, run_cli
+from mca_platform.report import build_report
+from mca_platform.report.__main__ import main
+from mca_platform.stats import mean_interval
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Links(HTMLParser):
+    """Every src and href on a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.images: list[str] = []
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+        if "href" in attrs:
+            self.hrefs.append(attrs["href"])
+
+
+def links_of(page: Path) -> Links:
+    parser = Links()
+    parser.feed(page.read_text())
+    return parser
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """(sweep directory, index.html) of the full fabricated sweep, built once, timed."""
+    root = tmp_path_factory.mktemp("sweeps")
+    sweep = fabricate_sweep(root)
+    started = time.process_time()
+    index = build_report(sweep, root / "dashboards", log_to_mlflow=False)
+    return sweep, index, time.process_time() - started
+
+
+def test_all_files_exist(report):
+    sweep, index, _ = report
+    out = index.parent
+    assert index == sweep.parent / "dashboards" / "demo" / "index.html"
+    figures = {"fig3_loss", "fig4_geometry", "fig5_retrieval", "fig5_retrieval_fixed", "fig6_probe", "fig_subsets",
+               *(f"fig9_{g}_{d}" for g in ("uniformity", "alignment") for d in DATASETS)}
+    for name in figures:
+        for fmt in ("png", "svg"):
+            path = out / "figures" / f"{name}.{fmt}"
+            assert path.is_file() and path.stat().st_size > 1000, path
+    assert (out / "figures" / "fig4_geometry.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for table in ("summary", "statistics", "differences", "selection", "cards"):
+        assert (out / "tables" / f"{table}.csv").is_file() and (out / "tables" / f"{table}.md").is_file()
+
+
+def test_summary_one_row_per_setting_with_finite_values(report):
+    _, index, _ = report
+    summary = pd.read_csv(index.parent / "tables" / "summary.csv")
+    assert len(summary) == len(DATASETS) * len(SPARSITY) * len(ARCHES)
+    for dataset in DATASETS:
+        rows = summary[summary["dataset"] == dataset]
+        assert sorted(zip(rows["sparsity"], rows["arch"], strict=True)) == sorted(
+            (s, a) for s in SPARSITY for a in ARCHES)
+    shared = ["uniformity.fusion", "uniformity.unimodal_mean", "alignment.mean", "retrieval.mean.r1",
+              "retrieval_fixed.mean.median_rank", "subset.mean_cosine"]
+    for column in shared + [f"{c}:low" for c in shared] + [f"{c}:high" for c in shared]:
+        assert np.isfinite(summary[column]).all(), column
+    tcga = summary[summary["dataset"] == "tcga"]
+    assert np.isfinite(tcga["probe.macro_aupr"]).all() and tcga["probe.pearson_r"].isna().all()
+    assert (summary["n_seeds"] == 2).all()
+    assert summary["selected_epochs"].str.fullmatch(r"\d+ \d+").all()
+    assert np.isfinite(summary["mean_modalities"]).all() and (summary["samples_with_none"] >= 0).all()
+    markdown = (index.parent / "tables" / "summary.md").read_text().splitlines()
+    assert len([line for line in markdown if line.startswith("| ") and "dataset" not in line]) == len(summary)
+
+
+def test_statistics_match_stats_module(report):
+    sweep, index, _ = report
+    metrics = pd.read_csv(sweep / "evaluation" / "metrics.csv")
+    stats = pd.read_csv(index.parent / "tables" / "statistics.csv")
+    seeds = metrics[(metrics["dataset"] == "tcga") & (metrics["sparsity"] == 0.4) & (metrics["arch"] == "mca")]
+    expected = mean_interval(seeds["alignment.mean"].to_numpy())
+    row = stats[(stats["dataset"] == "tcga") & (stats["sparsity"] == 0.4) & (stats["arch"] == "mca")
+                & (stats["metric"] == "alignment.mean")].iloc[0]
+    assert math.isclose(row["mean"], expected["mean"]) and math.isclose(row["low"], expected["low"])
+    differences = pd.read_csv(index.parent / "tables" / "differences.csv")
+    assert not differences["metric"].str.startswith("probe_raw.").any()
+    at = differences[(differences["dataset"] == "mosei") & (differences["metric"] == "alignment.mean")]
+    by_arch = metrics[(metrics["dataset"] == "mosei")].pivot_table(
+        index=["sparsity", "seed"], columns="arch", values="alignment.mean")
+    direct = (by_arch["mca"] - by_arch["mma"]).groupby(level="sparsity").mean()
+    assert np.allclose(at.set_index("sparsity")["mean"].sort_index(), direct.sort_index())
+    assert (at["n_pairs"] == 2).all() and at["low"].le(at["mean"]).all() and at["high"].ge(at["mean"]).all()
+
+
+def test_html_references_only_existing_files(report):
+    sweep, index, _ = report
+    page = index.read_text()
+    links = links_of(index)
+    assert len(links.images) == 10
+    local = [h for h in links.images + links.hrefs if not h.startswith(("http://", "https://", "#"))]
+    assert local, "the page links its tables and figures"
+    for target in local:
+        assert not target.startswith("/") and ".." not in target, target
+        assert (index.parent / target).is_file(), target
+    assert "<script" not in page and "stylesheet" not in page, "self-contained: inline CSS, no script"
+    assert "validation" in page and "no validation split" in page
+    assert "&lt;not html&gt;" in page and "<not html>" not in page, "the sweep file is escaped"
+    runs = json.loads((sweep / "evaluation" / "mlflow.json").read_text())["runs"]
+    first = next(iter(runs.values()))
+    assert f"http://127.0.0.1:5000/#/experiments/1/runs/{first}" in page
+    assert "per_setting" in page
+
+
+def test_report_is_fast(report):
+    _, _, cpu_seconds = report
+    assert cpu_seconds < 15, f"report took {cpu_seconds:.1f} s of CPU for 40 settings"
+
+
+def test_missing_metrics_are_skipped(tmp_path):
+    sweep = fabricate_sweep(tmp_path, name="partial", drop=("retrieval_fixed.", "probe_raw.", "subset.",
+                                                            "alignment_unnormalised."))
+    metrics = pd.read_csv(sweep / "evaluation" / "metrics.csv")
+    metrics["uniformity.fusion"] = np.nan  # recorded but never finite
+    metrics.loc[metrics["seed"] == 1, "retrieval.mean.r1"] = np.nan  # one diverged seed
+    metrics.to_csv(sweep / "evaluation" / "metrics.csv", index=False)
+    (sweep / "evaluation" / "epochs.csv").unlink()
+    (sweep / "evaluation" / "selection.json").unlink()
+    (sweep / "evaluation" / "mlflow.json").unlink()
+    index = build_report(sweep, tmp_path / "out", formats=("png",))
+    names = {p.name for p in (index.parent / "figures").iterdir()}
+    assert "fig5_retrieval_fixed.png" not in names and "fig_subsets.png" not in names
+    assert "fig3_loss.png" not in names and "fig4_geometry.png" in names and not any(n.endswith(".svg") for n in names)
+    summary = pd.read_csv(index.parent / "tables" / "summary.csv")
+    assert len(summary) == 20
+    assert not any(c.startswith(("retrieval_fixed.", "probe_raw.", "uniformity.fusion")) for c in summary.columns)
+    assert summary["retrieval.mean.r1"].notna().all() and summary["retrieval.mean.r1:low"].isna().all()
+    for target in links_of(index).images:
+        assert (index.parent / target).is_file()
+
+
+def test_cli_writes_report_and_rejects_bad_directories(tmp_path, capsys):
+    sweep = fabricate_sweep(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "mca_platform.report", str(sweep), "--out", str(tmp_path / "d"),
+                           "--formats", "png", "--no-mlflow"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "d" / "demo" / "index.html").is_file()
+
+    assert run_cli(main, [str(tmp_path / "nowhere")]) == 2
+    assert "no such directory" in capsys.readouterr().err
+    (sweep / "evaluation" / "metrics.csv").unlink()
+    assert run_cli(main, [str(sweep), "--out", str(tmp_path / "d")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "not a finished, evaluated sweep" in error and "metrics.csv" in error
+    assert run_cli(main, [str(sweep), "--formats", "pdf"]) == 2
+    assert "--formats" in capsys.readouterr().err
+
+
+def test_bad_recorded_files_are_user_errors(tmp_path):
+    sweep = fabricate_sweep(tmp_path)
+    metrics = pd.read_csv(sweep / "evaluation" / "metrics.csv")
+    pd.concat([metrics, metrics.head(1)]).to_csv(sweep / "evaluation" / "metrics.csv", index=False)
+    with pytest.raises(UserError, match="more than one row for dataset=tcga"):
+        build_report(sweep, tmp_path / "d", log_to_mlflow=False)
+    metrics.drop(columns="arch").to_csv(sweep / "evaluation" / "metrics.csv", index=False)
+    with pytest.raises(UserError, match="missing columns arch"):
+        build_report(sweep, tmp_path / "d", log_to_mlflow=False)
+    metrics.to_csv(sweep / "evaluation" / "metrics.csv", index=False)
+    (sweep / "evaluation" / "cards.json").write_text("{not json")
+    with pytest.raises(UserError, match="cards.json: invalid JSON"):
+        build_report(sweep, tmp_path / "d", log_to_mlflow=False)
+
+
+def test_report_is_logged_to_the_parent_run(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from mca_platform.tracking import ensure_experiment, find_or_start_run
+
+    sweep = fabricate_sweep(tmp_path)
+    uri = f"sqlite:///{tmp_path.resolve()}/mlflow.db"
+    experiment = ensure_experiment(uri, "report-test", tmp_path / "mlartifacts")
+    parent, _ = find_or_start_run(uri, experiment, "sweep/demo", {})
+    mlflow_json = sweep / "evaluation" / "mlflow.json"
+    recorded = json.loads(mlflow_json.read_text())
+    mlflow_json.write_text(json.dumps({**recorded, "tracking_uri": uri, "experiment_id": experiment,
+                                       "parent_run_id": parent.run_id}))
+    build_report(sweep, tmp_path / "d", formats=("png",))
+    client = MlflowClient(uri)
+    logged = {f.path for f in client.list_artifacts(parent.run_id, "report")}
+    assert {"report/index.html", "report/figures", "report/tables"} <= logged
+    figures = {f.path for f in client.list_artifacts(parent.run_id, "report/figures")}
+    assert "report/figures/fig4_geometry.png" in figures
+
+
+def test_report_modules_do_not_import_mlflow():
+    code = ("import sys; import mca_platform.report, mca_platform.report.tables, mca_platform.report.figures, "
+            "mca_platform.report.html, mca_platform.report.__main__; assert 'mlflow' not in sys.modules")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_selection_in_the_select_module_format(tmp_path):
+    """selection.json as `select.write_selection` writes it ({"records": [...]}, previous_epoch/previous_value)."""
+    from mca_platform.report import load_results
+    from mca_platform.report.figures import selected_epochs
+    from mca_platform.report.tables import selection_table
+    from mca_platform.select import select_epochs, write_selection
+
+    sweep = fabricate_sweep(tmp_path)
+    epochs = pd.read_csv(sweep / "evaluation" / "epochs.csv")
+    write_selection(select_epochs(epochs, policy="per_setting"), sweep / "evaluation" / "selection.json")
+    results = load_results(sweep)
+    table = selection_table(results.selection)
+    assert len(table) == 40 and table["policy"].eq("per_setting").all()
+    assert {"previous_epoch", "previous_value", "next_value", "last_epoch"} <= set(table.columns)
+    recorded = {(r["dataset"], r["sparsity"], r["arch"], r["seed"]): r["epoch"]
+                for r in json.loads((sweep / "evaluation" / "selection.json").read_text())["records"]}
+    marks = selected_epochs(results)
+    assert marks[("tcga", 0.4, "mca")] == sorted({recorded[("tcga", 0.4, "mca", s)] for s in (0, 1)})
+
+
+def test_a_single_setting_sweep_still_reports(tmp_path):
+    """One dataset, one sparsity, one architecture, one seed (e.g. a one-trial cluster smoke test)."""
+    import pandas as pd
+
+    directory = fabricate_sweep(tmp_path, seeds=(0,))
+    table = directory / "evaluation" / "metrics.csv"
+    metrics = pd.read_csv(table)
+    first = metrics.iloc[[0]]
+    first.to_csv(table, index=False)
+    epochs = pd.read_csv(directory / "evaluation" / "epochs.csv")
+    keep = (epochs["dataset"] == first["dataset"].iloc[0]) & (epochs["sparsity"] == first["sparsity"].iloc[0]) & (
+        epochs["arch"] == first["arch"].iloc[0])
+    epochs[keep].to_csv(directory / "evaluation" / "epochs.csv", index=False)
+    page = build_report(directory, tmp_path / "dashboards", formats=("png",), log_to_mlflow=False)
+    assert page.is_file()
