@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mca_platform.config.base import Strict
 from mca_platform.config.data import SparsityLevel
@@ -75,8 +75,19 @@ class SweepConfig(Strict):
     mode: Literal["min"] = "min"
     scheduler: AshaConfig | None = None
     resources: ResourcesConfig = ResourcesConfig()
-    storage_path: str = "runs"
+    storage_path: str = Field("runs", description="a filesystem path; on several nodes, one every node mounts")
     seed: int = 0
     per_dataset: dict[str, dict[str, float | int | str | bool | None]] = Field(
         default_factory=dict, description="dataset name -> {dotted.path: value} for that dataset's trials"
     )
+
+    @field_validator("storage_path")
+    @classmethod
+    def _filesystem_path(cls, path: str) -> str:
+        """Issue 8: object storage is not supported yet (prepared data, sweep state and resume are files)."""
+        if "://" in path:
+            raise ValueError(
+                "object storage URIs are not supported yet; use a filesystem path, on a cluster one that every "
+                f"node mounts at the same place (e.g. /shared/runs) (got {path!r})"
+            )
+        return path

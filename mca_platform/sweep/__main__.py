@@ -40,8 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = run_sweep(args.sweep_file, args.overrides, restart=args.restart)
     print(f"sweep {summary['sweep']}: {summary['trials']} trials, {summary['failed']} failed; "
           f"results in {summary['directory']}")
+    if summary["report"]:
+        print(f"report: {summary['report']}")
     _shutdown_ray()
-    return 1 if summary["failed"] else 0
+    return 1 if summary["failed"] or not summary["report"] else 0
 
 
 def _shutdown_ray() -> None:

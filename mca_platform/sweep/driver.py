@@ -15,8 +15,9 @@ from pathlib import Path
 from mca_platform.config import SweepFile, load_config
 from mca_platform.data.cache import ensure_prepared
 from mca_platform.errors import UserError
+from mca_platform.sweep.cluster import check_shared_storage, cluster_concurrency, connect, remote_address
 from mca_platform.sweep.grid import check_paths, plan_cells
-from mca_platform.sweep.plan import available_resources, concurrency, epochs_of
+from mca_platform.sweep.plan import available_resources, concurrency, epochs_of, per_trial
 from mca_platform.tracking import ensure_experiment, find_or_start_run, flatten, git_commit
 
 SNAPSHOT = "sweep.json"
@@ -68,6 +69,11 @@ def run_sweep(path: str, overrides=(), restart: bool = False) -> dict:
     sweep = load_sweep(path, overrides)
     cells = plan_cells(sweep)
     name, directory = sweep_directory(sweep, restart)
+    # -- on a Ray cluster (RAY_ADDRESS): connect and check it before anything is written (see cluster.py)
+    cluster = remote_address() and connect()
+    if cluster:
+        check_shared_storage(directory.parent)
+    # --
     record_or_compare(sweep, directory, Path(path).read_text())
     root = directory.parent
     datasets = {data.name: ensure_prepared(data, root / "prepared") for data in sweep.datasets}
@@ -91,7 +97,10 @@ def run_sweep(path: str, overrides=(), restart: bool = False) -> dict:
         experiment_id=experiment_id, parent_run_id=parent.run_id,
     )
     _log_ray_to(directory / "ray.log")
-    at_once = concurrency(sweep, available_resources())
+    if cluster:  # the cluster's resources, not this machine's
+        at_once = cluster_concurrency(per_trial(sweep), cluster, sweep.sweep.resources.concurrent_trials)
+    else:
+        at_once = concurrency(sweep, available_resources())
     try:
         results = run_tune(sweep, cells, context, directory, at_once,
                            {d.name: epochs_of(sweep, d.name) for d in sweep.datasets})
@@ -103,11 +112,28 @@ def run_sweep(path: str, overrides=(), restart: bool = False) -> dict:
                "trials": len(results), "failed": len(failed), "results": results}
     (directory / "trials.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
     parent.log_dict({"trials": results}, "trials.json")
+    summary["report"] = _evaluate_and_report(sweep, directory) if not failed else None
     if failed:
         parent.finish("FAILED", reason=f"{len(failed)} of {len(results)} trials failed")
+    elif summary["report"] is None:
+        parent.finish("FAILED", reason="evaluation or report failed (training results are kept)")
     else:
         parent.finish("FINISHED")
     return summary
+
+
+def _evaluate_and_report(sweep: SweepFile, directory: Path) -> str | None:
+    """Selection, evaluation and the report, run automatically at the end; a failure here loses nothing
+    recorded (rerun `python -m mca_platform.evaluate` / `report` on the sweep directory)."""
+    from mca_platform.evaluate.run import evaluate_step
+    from mca_platform.report import build_report
+
+    try:
+        evaluate_step(directory)
+        return str(build_report(directory, Path(sweep.report.out_dir), tuple(sweep.report.formats)))
+    except Exception as error:  # noqa: BLE001  (reported, and the sweep's own results stay intact)
+        print(f"error: evaluation of {directory.name} failed: {type(error).__name__}: {error}")
+        return None
 
 
 def _log_ray_to(path: Path) -> None:

@@ -11,9 +11,7 @@ from pathlib import Path
 
 from mca_platform.config import SweepFile
 from mca_platform.sweep.grid import Cell, trial_config
-from mca_platform.tracking import STOP_REASON_TAG, find_or_start_run, flatten
-
-PARENT_TAG = "mlflow.parentRunId"
+from mca_platform.tracking import PARENT_TAG, STOP_REASON_TAG, find_or_start_run, flatten
 
 
 @dataclass

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from ray import tune
 
 from mca_platform.config import SweepFile
 from mca_platform.sweep.callbacks import CloseTrialRuns, Progress
+from mca_platform.sweep.cluster import TRIAL_DRIVER, remote_address
 from mca_platform.sweep.grid import Cell
 from mca_platform.sweep.scheduler import PerCellAsha
 from mca_platform.sweep.searcher import CellSearcher
@@ -16,13 +16,12 @@ from mca_platform.sweep.trial import SweepContext, run_trial
 from mca_platform.train.ray_train import ensure_ray
 
 TUNE_DIR = "tune"
-TRIAL_DRIVER = "trial_driver"  # a custom resource: trials cannot ask for 0 CPUs, their workers hold the CPUs
 
 
 def run_tune(sweep: SweepFile, cells: list[Cell], context: SweepContext, directory: Path, at_once: int,
              max_epochs: dict[str, int]) -> list[dict]:
     """Run or resume the sweep's Tune experiment; returns one record per trial."""
-    if os.environ.get("RAY_ADDRESS"):
+    if remote_address():  # already connected and checked by the driver (cluster.connect)
         ensure_ray(log_to_driver=False)
     else:
         ensure_ray(log_to_driver=False, include_dashboard=True, resources={TRIAL_DRIVER: at_once})
