@@ -31,7 +31,8 @@ def test_demo_sweep_through_ray_job_submit(tmp_path, monkeypatch):
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 1, "resources": {"trial_driver": 1}, "include_dashboard": True})
     try:
-        overrides = [arg for item in [*SHRINK, f"sweep.storage_path={tmp_path}/runs"] for arg in ("--set", item)]
+        settings = [*SHRINK, f"sweep.storage_path={tmp_path}/runs", f"report.out_dir={tmp_path}/dashboards"]
+        overrides = [arg for item in settings for arg in ("--set", item)]
         command = [RAY, "job", "submit", "--address", f"http://{cluster.webui_url}", "--working-dir", str(ROOT),
                    "--runtime-env-json", json.dumps({"excludes": [".git", "runs", "prepared", "tests", "bench"]}),
                    "--", sys.executable, "-m", "mca_platform.sweep", "sweeps/demo.yaml", *overrides]
@@ -47,4 +48,6 @@ def test_demo_sweep_through_ray_job_submit(tmp_path, monkeypatch):
     client = MlflowClient(store)
     experiment = client.get_experiment_by_name("mca_platform")
     runs = client.search_runs([experiment.experiment_id])
-    assert len(runs) == 2 and all(r.info.status == "FINISHED" for r in runs)
+    kinds = sorted(r.data.tags.get("mca.kind", "trial" if "mca.trial_id" in r.data.tags else "sweep") for r in runs)
+    assert kinds == ["evaluation", "sweep", "trial"] and all(r.info.status == "FINISHED" for r in runs)
+    assert (tmp_path / "dashboards" / "demo" / "index.html").is_file()

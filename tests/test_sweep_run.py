@@ -38,6 +38,9 @@ sweep:
 tracking:
   uri: sqlite:///{root}/mlflow.db
   experiment: sweeps
+report:
+  out_dir: {root}/dashboards
+  formats: [png]
 """
 
 
@@ -61,8 +64,9 @@ def mlflow_runs(root: Path):
 
 
 def split_runs(runs):
+    """(parent runs, trial runs); evaluation child runs are left out."""
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags and r.data.tags.get("mca.kind") != "evaluation"]
     return parents, children
 
 
@@ -87,7 +91,10 @@ def test_small_sweep_end_to_end(tmp_path):
     assert len(by_slice) == 2 and all(len(prints) == 1 for prints in by_slice.values()), \
         "both architectures of a slice read the same prepared masks and split"
     artifacts = {a.path for a in client.list_artifacts(parents[0].info.run_id)}
-    assert {"sweep.json", "planned_grid.json", "trials.json"} <= artifacts
+    assert {"sweep.json", "planned_grid.json", "trials.json", "evaluation", "report"} <= artifacts
+    evaluations = [r for r in runs if r.data.tags.get("mca.kind") == "evaluation"]
+    assert len(evaluations) == 4 and all(r.info.status == "FINISHED" for r in evaluations)
+    assert (tmp_path / "dashboards" / "small" / "index.html").is_file()
 
 
 def test_changed_sweep_file_is_refused_and_restart_gets_a_new_name(tmp_path):
