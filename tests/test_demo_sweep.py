@@ -5,10 +5,7 @@ Slow (about 10 minutes on 2 cores): `pytest -m slow`. Checks that the pipeline f
 
 from __future__ import annotations
 
-import html
-import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -16,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_report_browser import IMAGE_CHECK, chromium, run_chromium  # noqa: F401  (chromium is a fixture)
+from test_report_browser import chromium, images_on_page, run_chromium  # noqa: F401  (chromium is a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,14 +62,7 @@ def test_demo_finds_the_planted_signal(demo):
 @pytest.mark.slow
 def test_demo_page_loads_every_image_in_chromium(demo, chromium, tmp_path):  # noqa: F811
     page = demo / "dashboards" / "demo" / "index.html"
-    check = page.parent / "image-check.html"
-    check.write_text(page.read_text().replace("</body>", IMAGE_CHECK + "</body>"))
-    dom = run_chromium(chromium, tmp_path / "profile", "--virtual-time-budget=10000", "--dump-dom",
-                       check.as_uri()).stdout
-    check.unlink()
-    match = re.search(r"<pre id=\"image-check\">(.*?)</pre>", dom, re.S)
-    assert match, dom[:300]
-    images = json.loads(html.unescape(match.group(1)))
+    images = images_on_page(chromium, page, tmp_path / "profile")
     assert images and all(image["ok"] for image in images), images
     shot = tmp_path / "demo.png"
     run_chromium(chromium, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1400,2600",

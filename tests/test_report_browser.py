@@ -71,16 +71,20 @@ def page(tmp_path_factory) -> Path:
     return build_report(fabricate_sweep(root), root / "dashboards", formats=("png",), log_to_mlflow=False)
 
 
-def test_every_image_loads_in_chromium(chromium, page, tmp_path):
+def images_on_page(chromium: str, page: Path, profile: Path) -> list[dict]:
+    """[{src, ok}] for every image of `page` as headless Chromium loaded it (ok: naturalWidth > 0)."""
     # A copy of the page next to it (same relative links) with a script recording each image's natural width.
     check = page.parent / "image-check.html"
     check.write_text(page.read_text().replace("</body>", IMAGE_CHECK + "</body>"))
-    dom = run_chromium(chromium, tmp_path / "profile", "--virtual-time-budget=10000", "--dump-dom",
-                       check.as_uri()).stdout
+    dom = run_chromium(chromium, profile, "--virtual-time-budget=10000", "--dump-dom", check.as_uri()).stdout
     check.unlink()
     match = re.search(r"<pre id=\"image-check\">(.*?)</pre>", dom, re.S)
     assert match, f"the image check did not run; DOM starts {dom[:300]!r}"
-    images = json.loads(html.unescape(match.group(1)))
+    return json.loads(html.unescape(match.group(1)))
+
+
+def test_every_image_loads_in_chromium(chromium, page, tmp_path):
+    images = images_on_page(chromium, page, tmp_path / "profile")
     assert len(images) == 10, images
     broken = [image["src"] for image in images if not image["ok"]]
     assert not broken, f"images that did not load: {broken}"
