@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import pickle
-
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from mca_platform.config.sweep import AshaConfig
+from mca_platform.sweep.searcher import PickledState
 
 
-class PerCellAsha(FIFOScheduler):
+class PerCellAsha(PickledState, FIFOScheduler):
     """Keeps one ASHAScheduler per cell (time = the worker-reported epoch, max_t = the trial's epochs)."""
 
     def __init__(self, config: AshaConfig, max_epochs: dict[str, int]):
@@ -51,11 +50,3 @@ class PerCellAsha(FIFOScheduler):
 
     def on_trial_error(self, tune_controller, trial) -> None:
         self._for(trial).on_trial_error(tune_controller, trial)
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as handle:
-            pickle.dump(self.__dict__, handle)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as handle:
-            self.__dict__.update(pickle.load(handle))

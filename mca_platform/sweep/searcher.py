@@ -44,7 +44,19 @@ def stable_seed(*parts: Any) -> int:
     return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:4], "little") & 0x7FFFFFFF
 
 
-class CellSearcher(Searcher):
+class PickledState:
+    """Save and restore an object's whole state with pickle (Tune calls these to resume a sweep)."""
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as handle:
+            pickle.dump(self.__dict__, handle)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as handle:
+            self.__dict__.update(pickle.load(handle))
+
+
+class CellSearcher(PickledState, Searcher):
     """Round-robin over cells with budget left; per-cell Optuna studies; state saved for resume."""
 
     def __init__(self, cells: list[Cell], space: dict[str, SearchDimension], trials_per_cell: int, seed: int):
@@ -85,11 +97,3 @@ class CellSearcher(Searcher):
             self.studies[key].tell(trial, state=optuna.trial.TrialState.FAIL)
         else:
             self.studies[key].tell(trial, value)
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as handle:
-            pickle.dump(self.__dict__, handle)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as handle:
-            self.__dict__.update(pickle.load(handle))
