@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from mca_platform.config import Config
 from mca_platform.data.collate import Batch, collate
 from mca_platform.data.prepared import PreparedData
-from mca_platform.losses import contrastive_loss, term_pairs
+from mca_platform.losses import contrastive_loss, term_name, term_pairs
 from mca_platform.model.transformer import MultimodalTransformer
 from mca_platform.train.checkpoint import load_checkpoint, save_checkpoint
 from mca_platform.train.distributed import all_reduce_sum, gather_rows, rank_and_world
@@ -196,8 +196,6 @@ class _TermTotals:
 
 
 def _term_names(terms) -> list[str]:
-    from mca_platform.losses import term_name
-
     return [term_name(a, b) for a, b in terms]
 
 
@@ -211,8 +209,10 @@ def _train_epoch(trained, model, loader, terms, config: Config, optimizer, sched
             out = trained(batch.inputs, batch.token_present, batch.modality_present)
             loss, values, counts = contrastive_loss(out.embeddings, out.present, out.logit_scale, terms,
                                                     config.model.loss)
-        finite = all_reduce_sum(torch.tensor([float(torch.isfinite(loss))]))
-        if finite.item() < rank_and_world()[1]:
+        # one collective per step: how many ranks saw a finite loss, and the global batch size
+        finite, global_samples = (int(v) for v in all_reduce_sum(
+            torch.tensor([float(torch.isfinite(loss)), batch.size], dtype=torch.float64)))
+        if finite < rank_and_world()[1]:
             raise NonFiniteLoss(f"training loss is {float(loss.detach())} at epoch {epoch}, step {step + 1} "
                                 f"(lr {scheduler.get_last_lr()[0]:.3g})")
         optimizer.zero_grad(set_to_none=True)
@@ -222,7 +222,6 @@ def _train_epoch(trained, model, loader, terms, config: Config, optimizer, sched
         optimizer.step()
         lr = scheduler.get_last_lr()[0]
         scheduler.step()
-        global_samples = int(all_reduce_sum(torch.tensor([batch.size]))[0])
         totals.add(loss.detach(), {k: v.detach() for k, v in values.items()}, counts, global_samples)
         samples += global_samples
     seconds = time.perf_counter() - started
@@ -236,11 +235,11 @@ def _evaluate(model, batches, data: PreparedData, terms, config: Config, autocas
     dataset = data.dataset(config.sparsity, None)
     totals = _TermTotals(_term_names(terms))
     started = time.perf_counter()
+    keys = sorted({key for pair in terms for key in pair})
     for rows in batches:
         batch = collate([dataset[row] for row in rows], data.specs).to(device)  # all-sample view: position = row
         with autocast():
             out = model(batch.inputs, batch.token_present, batch.modality_present)
-        keys = sorted({key for pair in terms for key in pair})
         embeddings = {key: gather_rows(out.embeddings[key].float()) for key in keys}
         present = {key: gather_rows(out.present[key]) for key in keys}
         loss, values, counts = contrastive_loss(embeddings, present, out.logit_scale.float(), terms,
