@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric, RunStatus
+from mlflow.entities import Metric, Param, RunStatus
 from mlflow.tracking import MlflowClient
 
 RUN_NAME_TAG = "mca.run_name"
@@ -33,8 +34,6 @@ class Tracker:
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
         """Log numeric metrics at `step` (the epoch); non-numeric values are skipped."""
-        import time
-
         now = int(time.time() * 1000)
         batch = [
             Metric(_metric_key(key), float(value), now, step)
@@ -50,8 +49,6 @@ class Tracker:
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Log flat params; values longer than MLflow allows are cut (the whole config is an artifact too)."""
-        from mlflow.entities import Param
-
         items = [Param(key, str(value)[:MAX_PARAM_LENGTH]) for key, value in params.items()]
         existing = self.client.get_run(self.run_id).data.params
         items = [p for p in items if p.key not in existing]
