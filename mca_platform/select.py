@@ -18,12 +18,12 @@ recorded epochs and the last one, with their values (None where absent).
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from mca_platform.record import SweepDir, find
 
 SETTING = ["dataset", "sparsity", "arch", "seed"]
 FIELDS = [
@@ -156,30 +156,37 @@ def json_value(value):
     return value
 
 
-def write_selection(records: list[dict], path: str | Path) -> Path:
-    """Write records to `path` as JSON: {"records": [...]}, fields in the fixed FIELDS order."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ordered = [{name: json_value(native(item.get(name))) for name in FIELDS} for item in records]
-    path.write_text(json.dumps({"records": ordered}, indent=2, allow_nan=False) + "\n")
-    return path
+def as_json_records(records: list[dict]) -> list[dict]:
+    """Records as JSON-ready dicts: fields in the fixed FIELDS order, non-finite floats as strings."""
+    return [{name: json_value(native(item.get(name))) for name in FIELDS} for item in records]
+
+
+def select_from_record(record: SweepDir) -> list[dict]:
+    """Select epochs from what the sweep recorded; writes evaluation/epochs.csv and evaluation/selection.json."""
+    policy = record.sweep().evaluation.selection
+    rows = record.epoch_rows()
+    record.evaluation.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=[*SETTING, "trial_id", "epoch", "train_loss", "val_loss"]).to_csv(
+        record.evaluation / "epochs.csv", index=False)
+    selection = select_epochs(rows, policy=policy) if rows else []
+    record.write_selection(policy, as_json_records(selection))
+    return selection
 
 
 def main(argv=None) -> int:
-    """`python -m mca_platform.select SWEEP`: write the sweep's selection.json (and log it to its parent run)."""
+    """`python -m mca_platform.select SWEEP`: write the sweep's selection (SWEEP: its directory or sweep file)."""
     import argparse
-
-    from mca_platform.evaluate.__main__ import sweep_dir
-    from mca_platform.evaluate.run import select_step
 
     parser = argparse.ArgumentParser(prog="python -m mca_platform.select", description=main.__doc__)
     parser.add_argument("sweep", help="a sweep directory or sweep file")
     args = parser.parse_args(argv)
-    record, selection = select_step(sweep_dir(args.sweep))
+    record = find(args.sweep)
+    with record.lock():  # never beside a running driver of the same sweep
+        selection = select_from_record(record)
     for entry in selection:
         print(f"{entry['dataset']} p={entry['sparsity']} {entry['arch']} seed {entry['seed']}: "
               f"epoch {entry['epoch']} (val_loss {entry['value']})")
-    print(f"selection: {record.directory / 'evaluation' / 'selection.json'}")
+    print(f"selection: {record.evaluation / 'selection.json'}")
     return 0
 
 

@@ -9,18 +9,20 @@ only log to the run id they are given, and only rank 0 logs.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric, Param, RunStatus
+from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
 RUN_NAME_TAG = "mca.run_name"
 PARENT_TAG = "mlflow.parentRunId"
 STOP_REASON_TAG = "mca.stop_reason"
+RENAMED_TAG = "mca.renamed"
 MAX_PARAM_LENGTH = 6000
 
 
@@ -31,12 +33,13 @@ class Tracker:
         self.uri = uri
         self.run_id = run_id
         self.client = MlflowClient(uri)
+        self.renamed: dict[str, str] = {}
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
-        """Log numeric metrics at `step` (the epoch); non-numeric values are skipped."""
+        """Log numeric metrics at `step` (the epoch) under valid MLflow names; non-numeric values are skipped."""
         now = int(time.time() * 1000)
         batch = [
-            Metric(_metric_key(key), float(value), now, step)
+            Metric(self._name(key), float(value), now, step)
             for key, value in metrics.items()
             if isinstance(value, (int, float)) and not isinstance(value, bool)
         ]
@@ -49,7 +52,7 @@ class Tracker:
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Log flat params; values longer than MLflow allows are cut (the whole config is an artifact too)."""
-        items = [Param(key, str(value)[:MAX_PARAM_LENGTH]) for key, value in params.items()]
+        items = [Param(self._name(key), str(value)[:MAX_PARAM_LENGTH]) for key, value in params.items()]
         existing = self.client.get_run(self.run_id).data.params
         items = [p for p in items if p.key not in existing]
         for start in range(0, len(items), 90):
@@ -58,18 +61,25 @@ class Tracker:
     def log_dict(self, obj: Any, artifact_file: str) -> None:
         self.client.log_dict(self.run_id, obj, artifact_file)
 
+    def _name(self, key: str) -> str:
+        """`key` as a valid MLflow name; each rename is recorded in the run's `mca.renamed` tag (JSON)."""
+        name = mlflow_name(key)
+        if name != key and self.renamed.get(name) != key:
+            self.renamed[name] = key
+            self.client.set_tag(self.run_id, RENAMED_TAG, json.dumps(self.renamed, sort_keys=True)[:7900])
+        return name
+
     def finish(self, status: str = "FINISHED", reason: str | None = None) -> None:
-        """End the run: FINISHED, FAILED or KILLED; a reason goes to the stop-reason tag."""
+        """End the run: FINISHED, FAILED or KILLED; a reason goes to the stop-reason tag. A run that logged no
+        metric is never FINISHED (it ends FAILED, saying so)."""
+        if status == "FINISHED" and not self.client.get_run(self.run_id).data.metrics:
+            status, reason = "FAILED", reason or "the run logged no metric"
         if reason is not None:
             self.client.set_tag(self.run_id, STOP_REASON_TAG, reason)
         self.client.set_terminated(self.run_id, status)
 
     def run(self):
         return self.client.get_run(self.run_id)
-
-    def metric_history(self, key: str) -> list[tuple[int, float]]:
-        """(step, value) pairs of a metric, in step order."""
-        return sorted((m.step, m.value) for m in self.client.get_metric_history(self.run_id, key))
 
 
 def ensure_experiment(uri: str, name: str, artifact_root: str | Path) -> str:
@@ -101,21 +111,18 @@ def find_or_start_run(uri: str, experiment_id: str, run_name: str, tags: Mapping
     return Tracker(uri, run.info.run_id), "new"
 
 
-def experiment_runs(uri: str, experiment: str) -> list:
-    """Every run of an experiment (empty when it does not exist)."""
+def runs_named(uri: str, experiment: str, names) -> dict[str, tuple[str, str]]:
+    """{run name: (experiment id, run id)} for the named runs of an experiment (the newest run per name)."""
     client = MlflowClient(uri)
     found = client.get_experiment_by_name(experiment)
-    return client.search_runs([found.experiment_id], max_results=50_000) if found else []
-
-
-def metric_histories(uri: str, run_id: str, keys) -> dict[str, dict[int, float]]:
-    """{key: {step: value}} for the given metrics of a run (the last value logged at a step wins)."""
-    client = MlflowClient(uri)
-    histories: dict[str, dict[int, float]] = {}
-    for key in keys:
-        entries = sorted(client.get_metric_history(run_id, key), key=lambda m: (m.step, m.timestamp))
-        histories[key] = {m.step: m.value for m in entries}
-    return histories
+    if found is None:
+        return {}
+    wanted, runs = set(names), {}
+    for run in client.search_runs([found.experiment_id], max_results=50_000, order_by=["attributes.start_time ASC"]):
+        name = run.data.tags.get(RUN_NAME_TAG)
+        if name in wanted:
+            runs[name] = (found.experiment_id, run.info.run_id)
+    return runs
 
 
 def log_files(uri: str, run_id: str, paths, artifact_path: str | None = None) -> None:
@@ -156,12 +163,20 @@ def log_artifacts(uri: str, run_id: str, directory: str | Path, artifact_path: s
     MlflowClient(uri).log_artifacts(run_id, str(directory), artifact_path)
 
 
-def _metric_key(key: str) -> str:
-    """MLflow metric names allow letters, digits, _ - . / and spaces; term names use '|' and '+'."""
-    return key.replace("|", "/").replace("+", "_")
+def mlflow_name(key: str) -> str:
+    """The one mapping of our metric and parameter names to names MLflow accepts: letters, digits, _ - . space
+    and / (term names' '|' becomes '/', '+' and any other character '_'; empty or relative path parts '_')."""
+    name = re.sub(r"[^\w.\- /]", "_", key.replace("|", "/"), flags=re.ASCII)
+    return "/".join(part if part not in ("", ".", "..") else "_" for part in name.split("/"))
 
 
-__all__ = [
-    "RunStatus", "Tracker", "ensure_experiment", "experiment_runs", "find_or_start_run", "flatten", "git_commit",
-    "log_artifacts", "log_files", "metric_histories",
-]
+def close_runs(uri: str, experiment_id: str, run_name: str, status: str, reason: str | None = None,
+               tags: Mapping[str, Any] | None = None, tag: str = RUN_NAME_TAG) -> None:
+    """End every still-RUNNING run whose `tag` (default: the run name) is `run_name` with `status` (the driver
+    closes trials Tune ended, and every run of an interrupted sweep with tag `mca.sweep`)."""
+    client = MlflowClient(uri)
+    for run in client.search_runs([experiment_id], filter_string=f"tags.`{tag}` = '{run_name}'"):
+        if run.info.status == "RUNNING":
+            tracker = Tracker(uri, run.info.run_id)
+            tracker.set_tags(tags or {})
+            tracker.finish(status, reason=reason)

@@ -1,13 +1,17 @@
-"""A fabricated finished sweep directory for the report tests: the files the evaluation step writes, with
-realistic values (two datasets, five sparsity levels, MCA and MMA, two seeds: 40 evaluated settings)."""
+"""A fabricated finished sweep directory for the report tests, written by the production writers (record.py,
+select.py): realistic values for two datasets, five sparsity levels, MCA and MMA, two seeds (40 settings)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from mca_platform.config import SweepFile
+from mca_platform.config.load import validate
+from mca_platform.record import EPOCHS_FILE, Cell, SweepDir, append_epoch, trial_name, trial_slot, write_json
+from mca_platform.select import select_from_record
 
 DATASETS = {
     "tcga": {"task": "classification", "modalities": ["mrna", "mirna", "methylation", "cnv"], "n_test": 1320},
@@ -18,12 +22,14 @@ ARCHES = ["mca", "mma"]
 N_EPOCHS = 12
 
 SWEEP_YAML = """# fabricated sweep for the report tests <not html>
+data:
+  - {{kind: synthetic_tcga, name: tcga, sparsity: [0, 0.2, 0.4, 0.6, 0.8]}}
+  - {{kind: synthetic_mosei, name: mosei, sparsity: [0, 0.2, 0.4, 0.6, 0.8]}}
 sweep:
   name: {name}
-  seeds: {seeds}
-data:
-  - {{kind: tcga, name: tcga, sparsity: [0, 0.2, 0.4, 0.6, 0.8]}}
-  - {{kind: mosei, name: mosei, sparsity: [0, 0.2, 0.4, 0.6, 0.8]}}
+  grid: {{seeds: {seeds}}}
+  trials_per_cell: 2
+  search_space: {{train.lr: {{kind: loguniform, low: 1.0e-4, high: 1.0e-2}}}}
 report:
   formats: [png, svg]
 """
@@ -62,10 +68,13 @@ def metric_row(rng: np.random.Generator, dataset: str, sparsity: float, arch: st
 
 def fabricate_sweep(root: Path, name: str = "demo", seeds=(0, 1), drop: tuple[str, ...] = ()) -> Path:
     """Write a finished, evaluated sweep under `root/name`; columns starting with any of `drop` are left out."""
+    import yaml
+
     rng = np.random.default_rng(7)
-    directory = root / name
-    (directory / "evaluation").mkdir(parents=True)
-    metrics, epochs, selection, trials, runs = [], [], [], [], {}
+    text = SWEEP_YAML.format(name=name, seeds=list(seeds))
+    record = SweepDir(root / name)
+    record.record_or_compare(validate(SweepFile, yaml.safe_load(text), "<fixture>"), text)
+    trials, runs, metric_rows = [], {}, {}
     cards: dict[str, dict] = {}
     number = 0
     for dataset, spec in DATASETS.items():
@@ -85,42 +94,37 @@ def fabricate_sweep(root: Path, name: str = "demo", seeds=(0, 1), drop: tuple[st
             }
             for arch in ARCHES:
                 for seed in seeds:
+                    cell = Cell(dataset, sparsity, arch, seed)
                     best = 5 + int(rng.integers(0, 5))
-                    selected = f"t{number:04d}"
-                    for trial in (selected, f"t{number + 1:04d}"):
-                        worse = 0.0 if trial == selected else 0.15
+                    for index, worse in ((1, 0.0), (2, 0.15)):
+                        trial = f"t{number:04d}"
                         curve = []
                         for epoch in range(1, N_EPOCHS + 1):
                             val = 2.0 + 0.02 * (epoch - best) ** 2 + sparsity + worse + float(rng.normal(0, 0.01))
                             train = 2.0 + 2.5 * np.exp(-epoch / 3) + sparsity * 0.8 + worse
                             curve.append(val)
-                            epochs.append({"dataset": dataset, "sparsity": sparsity, "arch": arch, "seed": seed,
-                                           "trial_id": trial, "epoch": epoch, "train_loss": train, "val_loss": val})
-                        if trial == selected:
-                            epoch = int(np.argmin(curve)) + 1
-                            at = lambda e, c=curve: c[e - 1] if 1 <= e <= N_EPOCHS else None
-                            selection.append({"dataset": dataset, "sparsity": sparsity, "arch": arch, "seed": seed,
-                                              "trial_id": trial, "epoch": epoch, "value": at(epoch),
-                                              "previous": at(epoch - 1), "next": at(epoch + 1),
-                                              "last": curve[-1], "policy": "per_setting"})
-                        cell = {"dataset": dataset, "sparsity": sparsity, "arch": arch, "seed": seed}
-                        trials.append({"trial_id": trial, "cell": cell, "status": "TERMINATED",
-                                       "best_val_loss": min(curve)})
+                            append_epoch(record.trial_dir(trial_slot(cell, index)) / EPOCHS_FILE,
+                                         {"epoch": epoch, "train_loss": float(train), "val_loss": val})
+                        trials.append({"slot": trial_slot(cell, index), "trial_id": trial,
+                                       "name": trial_name(name, cell, index), "cell": cell.key,
+                                       "index": index, "params": {"train.lr": 1e-3}, "status": "FINISHED",
+                                       "reason": None, "epochs": N_EPOCHS, "best_val_loss": min(curve),
+                                       "config": None})
                         runs[trial] = f"{number:032x}"
                         number += 1
-                    metrics.append({"dataset": dataset, "sparsity": sparsity, "arch": arch, "seed": seed,
-                                    "trial_id": selected, "selected_epoch": selection[-1]["epoch"],
-                                    "n_test": spec["n_test"], "n_no_modality": none // 6,
-                                    **metric_row(rng, dataset, sparsity, arch), **raw})
+                    metric_rows[cell] = {"n_test": spec["n_test"], "n_no_modality": none // 6,
+                                         **metric_row(rng, dataset, sparsity, arch), **raw}
+    record.write_trials(trials)
+    metrics = []
+    for entry in select_from_record(record):
+        cell = Cell(entry["dataset"], entry["sparsity"], entry["arch"], entry["seed"])
+        metrics.append({**cell.to_json(), "trial_id": entry["trial_id"], "selected_epoch": entry["epoch"],
+                        **metric_rows[cell]})
     frame = pd.DataFrame(metrics)
     frame = frame[[c for c in frame.columns if not c.startswith(drop)]] if drop else frame
-    frame.to_csv(directory / "evaluation" / "metrics.csv", index=False)
-    pd.DataFrame(epochs).to_csv(directory / "evaluation" / "epochs.csv", index=False)
-    (directory / "evaluation" / "selection.json").write_text(json.dumps(selection, indent=1))
-    (directory / "evaluation" / "cards.json").write_text(json.dumps(cards, indent=1))
-    (directory / "evaluation" / "mlflow.json").write_text(json.dumps(
-        {"tracking_uri": f"sqlite:///{root.resolve()}/mlflow.db", "experiment_id": "1",
-         "parent_run_id": "f" * 32, "runs": runs}))
-    (directory / "sweep.yaml").write_text(SWEEP_YAML.format(name=name, seeds=list(seeds)))
-    (directory / "trials.json").write_text(json.dumps(trials, indent=1))
-    return directory
+    frame.to_csv(record.evaluation / "metrics.csv", index=False)
+    write_json(record.evaluation / "cards.json", {"cards": cards})
+    write_json(record.evaluation / "mlflow.json", {
+        "tracking_uri": f"sqlite:///{root.resolve()}/mlflow.db", "experiment_id": "1", "parent_run_id": "f" * 32,
+        "runs": runs})
+    return record.path

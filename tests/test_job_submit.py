@@ -43,8 +43,8 @@ def test_demo_sweep_through_ray_job_submit(tmp_path, monkeypatch):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     assert "succeeded" in output and "1 trials, 0 failed" in output, output[-4000:]
-    trials = json.loads((tmp_path / "runs" / "demo" / "trials.json").read_text())
-    assert [t["status"] for t in trials] == ["TERMINATED"]
+    trials = json.loads((tmp_path / "runs" / "demo" / "trials.json").read_text())["trials"]
+    assert [t["status"] for t in trials] == ["FINISHED"]
     client = MlflowClient(store)
     experiment = client.get_experiment_by_name("mca_platform")
     runs = client.search_runs([experiment.experiment_id])

@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from test_sweep_run import write_sweep
+from sweep_helpers import write_sweep
 
 MLFLOW = str(Path(sys.executable).parent / "mlflow")
 

@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from mca_platform.select import FIELDS, select_epochs, write_selection
+from mca_platform.select import FIELDS, as_json_records, select_epochs
 
 NAN = float("nan")
 
@@ -113,12 +113,14 @@ def test_unknown_policy_mode_and_duplicates_raise():
         select_epochs([{"epoch": 0, "val_loss": 1.0}])
 
 
-def test_write_selection_is_stable_json(tmp_path):
+def test_selection_is_written_as_stable_json(tmp_path):
+    from mca_platform.record import SweepDir
+
     records = select_epochs(curve([NAN, 2.0, 1.0, float("inf")]) + curve([NAN], sparsity=0.5))
-    path = write_selection(records, tmp_path / "out" / "selection.json")
+    path = SweepDir(tmp_path / "a").write_selection("per_setting", as_json_records(records))
     text = path.read_text()
     loaded = json.loads(text)["records"]
-    assert [list(r) for r in loaded] == [FIELDS, FIELDS]
+    assert json.loads(text)["format"] == 1 and [list(r) for r in loaded] == [FIELDS, FIELDS]
     assert loaded[0]["epoch"] == 2 and loaded[0]["previous_value"] == 2.0 and loaded[0]["last_value"] == "Infinity"
     assert loaded[1]["epoch"] is None and loaded[1]["reason"] == "no finite value"
-    assert write_selection(records, tmp_path / "again.json").read_text() == text
+    assert SweepDir(tmp_path / "b").write_selection("per_setting", as_json_records(records)).read_text() == text

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from test_sweep_run import ENV, mlflow_runs, write_sweep
+from sweep_helpers import ENV, mlflow_runs, trial_table, write_sweep
 
 
 @pytest.mark.slow
@@ -22,7 +22,7 @@ def test_asha_stops_bad_trials_and_no_run_is_left_running(tmp_path):
     result = subprocess.run([sys.executable, "-m", "mca_platform.sweep", str(path)], env=ENV,
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    trials = json.loads((tmp_path / "runs" / "small" / "trials.json").read_text())
+    trials = trial_table(tmp_path)
     assert len(trials) == 4 and all(t["cell"] == "small/p0/mca/s0" for t in trials)
     client, runs = mlflow_runs(tmp_path)
     assert not [r for r in runs if r.info.status == "RUNNING"], "no MLflow run is left RUNNING"

@@ -1,155 +1,129 @@
-"""A small sweep end to end on a real local Ray and MLflow store, and its resume after a killed driver."""
+"""Small sweeps end to end on a real local Ray and MLflow store: failing trials, a killed driver and its
+resume, a second driver, and what is left running afterwards."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
-import pytest
-from mlflow.tracking import MlflowClient
+from sweep_helpers import (
+    ENV,
+    MOSEI,
+    TCGA,
+    mlflow_runs,
+    ray_session,
+    session_processes,
+    split_runs,
+    sweep_command,
+    trial_table,
+    write_sweep,
+)
 
-SWEEP = """
-data:
-  kind: synthetic_tcga
-  name: small
-  n_samples: 300
-  width_scale: 0.05
-  sparsity: [0, 0.6]
-  standardize: true
-model:
-  preset: debug
-train:
-  epochs: {epochs}
-  global_batch_size: 32
-  lr: 0.002
-  warmup_steps: 5
-sweep:
-  name: small
-  grid: {{architectures: [mca, mma], seeds: [0]}}
-  trials_per_cell: 1
-  resources: {{workers_per_trial: 1, cpus_per_worker: 1, concurrent_trials: {concurrent}}}
-  storage_path: {root}/runs
-tracking:
-  uri: sqlite:///{root}/mlflow.db
-  experiment: sweeps
-report:
-  out_dir: {root}/dashboards
-  formats: [png]
-"""
+FAULTS = "small/p0.6/mca/s0@2:raise,small/p0.6/mma/s0@1:nan"
 
 
-def write_sweep(root: Path, epochs: int = 1, concurrent: int = 2) -> Path:
-    path = root / "sweep.yaml"
-    path.write_text(textwrap.dedent(SWEEP.format(root=root, epochs=epochs, concurrent=concurrent)))
-    return path
-
-
-def sweep_command(path: Path) -> list[str]:
-    return [sys.executable, "-m", "mca_platform.sweep", str(path)]
-
-
-ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1"}
-
-
-def mlflow_runs(root: Path):
-    client = MlflowClient(f"sqlite:///{root}/mlflow.db")
-    experiment = client.get_experiment_by_name("sweeps")
-    return client, client.search_runs([experiment.experiment_id]) if experiment else []
-
-
-def split_runs(runs):
-    """(parent runs, trial runs); evaluation child runs are left out."""
-    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags and r.data.tags.get("mca.kind") != "evaluation"]
-    return parents, children
-
-
-def test_small_sweep_end_to_end(tmp_path):
-    path = write_sweep(tmp_path)
-    result = subprocess.run(sweep_command(path), env=ENV, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    assert "4 trials, 0 failed" in result.stdout and "cells: 4 done" in result.stdout
-    trials = json.loads((tmp_path / "runs" / "small" / "trials.json").read_text())
-    assert sorted(t["cell"] for t in trials) == sorted(
-        f"small/p{p}/{a}/s0" for p in ("0", "0.6") for a in ("mca", "mma")), "every planned trial ran once"
+def test_failing_trials_do_not_stop_the_sweep(tmp_path):
+    """One trial raises at epoch 2, one sees a non-finite loss: the others finish, the report is written from
+    them, every failure is recorded with its reason, and the command exits 1 as documented."""
+    path = write_sweep(tmp_path, epochs=2)
+    result = subprocess.run(sweep_command(path), env={**ENV, "MCA_PLATFORM_FAULTS": FAULTS}, capture_output=True,
+                            text=True, timeout=900)
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "4 trials, 2 failed" in result.stdout and "Traceback" not in result.stdout
+    trials = {t["cell"]: t for t in trial_table(tmp_path)}
+    assert sorted(trials) == sorted(f"small/p{p}/{a}/s0" for p in ("0", "0.6") for a in ("mca", "mma"))
+    assert trials["small/p0/mca/s0"]["status"] == trials["small/p0/mma/s0"]["status"] == "FINISHED"
+    assert trials["small/p0.6/mca/s0"]["status"] == "FAILED" and "injected fault at epoch 2" in \
+        trials["small/p0.6/mca/s0"]["reason"]
+    assert trials["small/p0.6/mma/s0"]["status"] == "FAILED" and "training loss is nan at epoch 1" in \
+        trials["small/p0.6/mma/s0"]["reason"]
+    assert "settings left with fewer seeds: small/p0.6/mca (0/1), small/p0.6/mma (0/1)" in result.stdout
+    assert (tmp_path / "dashboards" / "small" / "index.html").is_file(), "the report is written from the others"
+    metrics = (tmp_path / "runs" / "small" / "evaluation" / "metrics.csv").read_text()
+    assert metrics.count("small,0.0,") == 2 and "small,0.6," not in metrics, "failed trials are never evaluated"
     client, runs = mlflow_runs(tmp_path)
     parents, children = split_runs(runs)
-    assert len(parents) == 1 and len(children) == 4
-    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
-    statuses = [(r.data.tags.get("mca.run_name"), r.info.status) for r in runs]
-    assert all(status == "FINISHED" for _, status in statuses), statuses
-    by_slice: dict[str, set] = {}
-    for child in children:
-        by_slice.setdefault(child.data.tags["mca.slice"], set()).add(child.data.tags["mca.data_fingerprint"])
-        assert [m.step for m in client.get_metric_history(child.info.run_id, "val_loss")] == [1]
-    assert len(by_slice) == 2 and all(len(prints) == 1 for prints in by_slice.values()), \
-        "both architectures of a slice read the same prepared masks and split"
-    artifacts = {a.path for a in client.list_artifacts(parents[0].info.run_id)}
-    assert {"sweep.json", "planned_grid.json", "trials.json", "evaluation", "report"} <= artifacts
-    evaluations = [r for r in runs if r.data.tags.get("mca.kind") == "evaluation"]
-    assert len(evaluations) == 4 and all(r.info.status == "FINISHED" for r in evaluations)
-    assert (tmp_path / "dashboards" / "small" / "index.html").is_file()
+    assert not [r for r in runs if r.info.status == "RUNNING"], "no MLflow run is left RUNNING"
+    (parent,) = parents
+    assert parent.info.status == "FINISHED" and parent.data.tags["mca.failed_trials"] == "2"
+    by_name = {r.info.run_name: r for r in children}
+    assert set(by_name) == {t["name"] for t in trials.values()}, "trial runs are named by setting and trial"
+    failed = by_name["small/small/p0.6/mma/s0/t1"]
+    assert failed.info.status == "FAILED" and "nan" in failed.data.tags["mca.stop_reason"]
+    assert [m.step for m in client.get_metric_history(by_name["small/small/p0/mca/s0/t1"].info.run_id,
+                                                      "val_loss")] == [1, 2]
+    assert not session_processes(ray_session(tmp_path)), "the driver's local Ray is gone after it exits"
 
 
-def test_changed_sweep_file_is_refused_and_restart_gets_a_new_name(tmp_path):
-    from mca_platform.errors import UserError
-    from mca_platform.sweep.driver import load_sweep, record_or_compare, sweep_directory
-
-    path = write_sweep(tmp_path)
-    sweep = load_sweep(str(path))
-    name, directory = sweep_directory(sweep, restart=False)
-    record_or_compare(sweep, directory, path.read_text())
-    changed = load_sweep(str(path), ["train.lr=0.01"])
-    with pytest.raises(UserError, match=r"different sweep file: train.lr \(0.002 -> 0.01\).*--restart"):
-        record_or_compare(changed, directory, path.read_text())
-    assert sweep_directory(changed, restart=True)[0] == "small-r2"
+def _checkpoints(root: Path) -> dict[str, float]:
+    return {str(p): p.stat().st_mtime for p in (root / "runs" / "small" / "trials").glob("**/checkpoint_*/model.pt")}
 
 
-def _trial_checkpoints(root: Path) -> dict[str, float]:
-    return {str(p): p.stat().st_mtime for p in (root / "runs" / "small" / "trials").glob("*/checkpoint_*/model.pt")}
-
-
-def test_resume_after_the_driver_is_killed(tmp_path):
-    path = write_sweep(tmp_path, epochs=2, concurrent=1)
+def test_killed_two_dataset_sweep_resumes_and_a_second_driver_is_refused(tmp_path):
+    path = write_sweep(tmp_path, epochs=2, concurrent=1, datasets=(TCGA, MOSEI), grid=", sparsity: [0]")
     log = open(tmp_path / "first.log", "w")  # noqa: SIM115
     driver = subprocess.Popen(sweep_command(path), env=ENV, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)
     try:
-        deadline, finished = time.time() + 400, None
-        while time.time() < deadline and finished is None:
+        deadline, finished = time.time() + 400, []
+        while time.time() < deadline and not finished:
             assert driver.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-            if (tmp_path / "runs" / "small" / "tune").exists():  # the store exists by then: no creation race
-                _, runs = mlflow_runs(tmp_path)
-                done = [r for r in split_runs(runs)[1] if r.info.status == "FINISHED"]
-                finished = done[0] if done else None
+            table = tmp_path / "runs" / "small" / "trials.json"
+            finished = [t for t in trial_table(tmp_path) if t["status"] == "FINISHED"] if table.exists() else []
             time.sleep(1)
-        assert finished is not None, "no trial finished in time"
-        before = _trial_checkpoints(tmp_path)
+        assert finished, "no trial finished in time"
+        second = subprocess.run(sweep_command(path), env=ENV, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2 and f"already being run by pid {driver.pid}" in second.stderr, second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1
+        before = _checkpoints(tmp_path)
+        session = ray_session(tmp_path)
         os.kill(driver.pid, signal.SIGKILL)
         driver.wait(timeout=30)
     finally:
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
         log.close()
-    time.sleep(3)
-    result = subprocess.run(sweep_command(path), env=ENV, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(sweep_command(path), env=ENV, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    trials = json.loads((tmp_path / "runs" / "small" / "trials.json").read_text())
-    assert len(trials) == 4 and len({t["cell"] for t in trials}) == 4, "exactly the planned trials"
+    assert not session_processes(session), "the killed driver's Ray processes were ended by the next driver"
+    trials = trial_table(tmp_path)
+    assert sorted(t["cell"] for t in trials) == sorted(
+        f"{d}/p0/{a}/s0" for d in ("small", "seq") for a in ("mca", "mma")), "exactly the planned trials"
+    assert all(t["status"] == "FINISHED" for t in trials)
     client, runs = mlflow_runs(tmp_path)
     parents, children = split_runs(runs)
     assert len(parents) == 1 and len(children) == 4, "the parent run is reused; no trial ran twice"
-    assert all(r.info.status == "FINISHED" for r in runs)
-    again = client.get_run(finished.info.run_id)
-    assert [m.step for m in client.get_metric_history(again.info.run_id, "val_loss")] == [1, 2], \
-        "the finished trial was not trained again"
-    after = _trial_checkpoints(tmp_path)
-    for checkpoint, mtime in before.items():
-        if finished.data.tags["mca.ray_run_path"] in checkpoint:
-            assert after[checkpoint] == mtime, "its checkpoints were not rewritten"
+    assert all(r.info.status == "FINISHED" for r in runs), [(r.info.run_name, r.info.status) for r in runs]
+    for trial in finished:
+        run = next(r for r in children if r.info.run_name == trial["name"])
+        assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [1, 2], \
+            "the finished trial was not trained again"
+    after = _checkpoints(tmp_path)
+    assert all(after[path] == mtime for path, mtime in before.items()), "no checkpoint was rewritten"
+
+
+def test_sigterm_ends_the_driver_its_ray_and_its_runs(tmp_path):
+    path = write_sweep(tmp_path, epochs=20, concurrent=1, grid=", sparsity: [0]")
+    path.write_text(path.read_text().replace("architectures: [mca, mma]", "architectures: [mca]"))
+    driver = subprocess.Popen(sweep_command(path), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        epochs = tmp_path / "runs" / "small" / "trials"
+        while time.time() < deadline and not list(epochs.glob("**/epochs.jsonl")):
+            assert driver.poll() is None, driver.stdout.read()[-3000:]
+            time.sleep(1)
+        session = ray_session(tmp_path)
+        driver.send_signal(signal.SIGTERM)
+        output, _ = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    assert driver.returncode == 130, output[-3000:]
+    assert "interrupted" in output and "Traceback" not in output, output[-3000:]
+    assert not session_processes(session), "SIGTERM shut the local Ray down"
+    _, runs = mlflow_runs(tmp_path)
+    assert runs and all(r.info.status == "KILLED" for r in runs), [(r.info.run_name, r.info.status) for r in runs]

@@ -81,6 +81,16 @@ class SweepConfig(Strict):
         default_factory=dict, description="dataset name -> {dotted.path: value} for that dataset's trials"
     )
 
+    @model_validator(mode="after")
+    def _distinct_trials(self) -> SweepConfig:
+        """Issue 11: with nothing to search, every trial of a cell would train the same model."""
+        if self.trials_per_cell > 1 and not self.search_space:
+            raise ValueError(
+                f"sweep.trials_per_cell: {self.trials_per_cell} trials per cell with an empty sweep.search_space "
+                "would train identical models; set trials_per_cell: 1 or add a search space"
+            )
+        return self
+
     @field_validator("storage_path")
     @classmethod
     def _filesystem_path(cls, path: str) -> str:

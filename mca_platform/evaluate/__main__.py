@@ -9,22 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from mca_platform.errors import UserError, run_cli
-
-
-def sweep_dir(argument: str) -> Path:
-    """A sweep directory from a directory or a sweep file."""
-    path = Path(argument)
-    if path.is_dir():
-        return path
-    if path.is_file():
-        from mca_platform.sweep.driver import load_sweep
-
-        sweep = load_sweep(str(path))
-        return Path(sweep.sweep.storage_path).resolve() / sweep.sweep.name
-    raise UserError(f"{argument}: no such sweep directory or sweep file")
+from mca_platform.errors import run_cli
+from mca_platform.evaluate.run import evaluate_step
+from mca_platform.record import find
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,9 +20,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sweep", help="a sweep directory or sweep file")
     args = parser.parse_args(argv)
-    from mca_platform.evaluate.run import evaluate_step
-
-    print(f"metrics: {evaluate_step(sweep_dir(args.sweep))}")
+    record = find(args.sweep)
+    with record.lock():  # never beside a running driver of the same sweep
+        print(f"metrics: {evaluate_step(record.path)}")
     return 0
 
 

@@ -1,15 +1,15 @@
-"""Selection and evaluation of a finished sweep, reading only what it recorded.
+"""Evaluation of a finished sweep, reading only its record (record.py).
 
-    selection:  the best validation epoch per (dataset, sparsity, architecture, seed) over the cell's trials
-                (`evaluation.selection`), with its neighbouring and last epochs -> evaluation/selection.json
+    selection:  the best validation epoch per (dataset, sparsity, architecture, seed) over the cell's usable
+                trials (`evaluation.selection`), with its neighbouring and last epochs -> evaluation/selection.json
     evaluation: embeddings of each selected checkpoint (Ray tasks on the trial's resources, cached by
-                checkpoint), then test-split metrics -> evaluation/metrics.csv, one MLflow child run each
-Outputs go to <sweep dir>/evaluation/ and to the sweep's parent run as artifacts.
+                checkpoint), then test-split metrics -> evaluation/metrics.csv
+Failed trials are never selected. MLflow mirrors the result (an evaluation child run per setting, the files as
+artifacts of the sweep's parent run); a mirror that cannot be written costs a warning, never the record.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -18,49 +18,41 @@ import pandas as pd
 
 from mca_platform.config import level_key
 from mca_platform.data.cache import ensure_prepared
-from mca_platform.evaluate.records import SweepRecord, cell_of, checkpoint_for, epoch_rows, read_sweep
+from mca_platform.evaluate.embed import embed_checkpoint
 from mca_platform.evaluate.scores import raw_probe, score_embeddings
-from mca_platform.select import select_epochs, write_selection
-from mca_platform.sweep.grid import Cell, trial_config
-from mca_platform.tracking import PARENT_TAG, find_or_start_run, log_files
-
-OUT = "evaluation"
-
-
-def select_step(directory: str | Path) -> tuple[SweepRecord, list[dict]]:
-    """Write epochs.csv and selection.json for the sweep; returns (record, selection records)."""
-    record = read_sweep(directory)
-    out = record.directory / OUT
-    out.mkdir(exist_ok=True)
-    rows = epoch_rows(record)
-    pd.DataFrame(rows).to_csv(out / "epochs.csv", index=False)
-    selection = select_epochs(rows, policy=record.sweep.evaluation.selection) if rows else []
-    write_selection(selection, out / "selection.json")
-    log_files(record.tracking_uri, record.parent_run_id, [out / "selection.json", out / "epochs.csv"], OUT)
-    return record, selection
+from mca_platform.record import Cell, SweepDir, write_json
+from mca_platform.select import select_from_record
+from mca_platform.train.ray_train import run_tasks
 
 
 def evaluate_step(directory: str | Path) -> Path:
     """Select, embed and score every selected checkpoint; returns the metrics table's path."""
-    record, selection = select_step(directory)
-    out = record.directory / OUT
-    trials = {t["trial_id"]: t for t in record.trials}
-    prepared = {d.name: ensure_prepared(d, record.directory.parent / "prepared") for d in record.sweep.datasets}
+    record = SweepDir(directory)
+    sweep = record.sweep()
+    selection = select_from_record(record)
+    trials = {t["trial_id"]: t for t in record.trials()}
+    prepared = {d.name: ensure_prepared(d, record.prepared_root) for d in sweep.datasets}
+    out = record.evaluation
     jobs = []
     for entry in selection:
-        if entry.get("epoch") is None or entry.get("trial_id") not in trials:
+        trial = trials.get(entry.get("trial_id"))
+        if entry.get("epoch") is None or trial is None:
             continue
-        trial = trials[entry["trial_id"]]
-        cell = cell_of(trial)
-        checkpoint = checkpoint_for(record, trial["trial_id"], int(entry["epoch"]))
-        if checkpoint is None:
-            print(f"warning: {cell.key}: the checkpoint of epoch {entry['epoch']} was not kept; not evaluated")
+        cell, epoch = Cell.parse(trial["cell"]), int(entry["epoch"])
+        checkpoint = record.checkpoint(trial["slot"], epoch)
+        if checkpoint is None or not trial.get("config"):
+            print(f"warning: {cell.key}: the checkpoint of epoch {epoch} was not kept; not evaluated")
             continue
-        config = trial_config(record.sweep, cell, trial.get("params") or {}, f"trial-{trial['trial_id']}",
-                              str(record.directory / "sweep.json"))
-        cache = out / "embeddings" / f"{trial['trial_id']}-epoch{int(entry['epoch'])}.npz"
-        jobs.append((entry, cell, config, checkpoint, cache))
-    _embed_all(jobs, record, prepared)
+        cache = out / "embeddings" / f"{trial['trial_id']}-epoch{epoch}.npz"
+        jobs.append((entry, cell, trial["config"], checkpoint, cache))
+    missing = [job for job in jobs if not job[4].exists()]
+    if missing:
+        (out / "embeddings").mkdir(parents=True, exist_ok=True)
+        resources = sweep.sweep.resources
+        print(f"evaluation: embedding {len(missing)} selected checkpoints")
+        run_tasks(embed_checkpoint, [(config, str(prepared[cell.dataset].root), str(checkpoint), str(cache))
+                                     for _, cell, config, checkpoint, cache in missing],
+                  num_cpus=resources.cpus_per_worker, num_gpus=min(1.0, resources.gpus_per_worker))
     rows, raw = [], {}
     for entry, cell, _, _, cache in jobs:
         data = prepared[cell.dataset]
@@ -68,50 +60,50 @@ def evaluate_step(directory: str | Path) -> Path:
             arrays = dict(loaded)
         row = {**cell.to_json(), "trial_id": entry["trial_id"], "selected_epoch": int(entry["epoch"])}
         row.update(score_embeddings(arrays, [s.name for s in data.specs], data.label.kind, len(data.label.classes),
-                                    record.sweep.evaluation.fixed_gallery_size))
+                                    sweep.evaluation.fixed_gallery_size))
         key = (cell.dataset, level_key(cell.sparsity))
         if key not in raw:
             raw[key] = raw_probe(data, level_key(cell.sparsity))
         row.update(raw[key])
         rows.append(row)
-        _log_evaluation_run(record, cell, entry, row)
+        print(f"evaluation: {cell.key}: scored (epoch {entry['epoch']})")
     table = out / "metrics.csv"
     pd.DataFrame(rows).to_csv(table, index=False)
-    cards = {name: data.manifest["sparsity"] for name, data in prepared.items()}
-    (out / "cards.json").write_text(json.dumps(cards, indent=1, sort_keys=True) + "\n")
-    (out / "mlflow.json").write_text(json.dumps({
-        "tracking_uri": record.tracking_uri, "experiment_id": record.experiment_id,
-        "parent_run_id": record.parent_run_id, "runs": record.trial_runs}, indent=1) + "\n")
-    log_files(record.tracking_uri, record.parent_run_id, [table, out / "cards.json"], OUT)
+    write_json(out / "cards.json", {"cards": {name: data.manifest["sparsity"] for name, data in prepared.items()}})
+    _mirror(record, sweep, rows)
     return table
 
 
-def _embed_all(jobs: list, record: SweepRecord, prepared: dict) -> None:
-    """Compute missing embedding caches as Ray tasks with the trial's CPU / GPU request."""
-    missing = [job for job in jobs if not job[4].exists()]
-    if not missing:
-        return
-    import ray
+def _mirror(record: SweepDir, sweep, rows: list[dict]) -> None:
+    """MLflow, for people: an evaluation run per setting, files on the parent run, and mlflow.json (links)."""
+    from mca_platform.tracking import PARENT_TAG, find_or_start_run, log_files, runs_named
 
-    from mca_platform.evaluate.embed import embed_checkpoint
-    from mca_platform.train.ray_train import ensure_ray
+    uri = sweep.tracking.uri
+    try:
+        names = {t["name"]: t["trial_id"] for t in record.trials()}
+        found = runs_named(uri, sweep.tracking.experiment, [f"{record.name}/sweep", *names])
+        parent = found.get(f"{record.name}/sweep")
+        if parent is None:
+            print(f"warning: the sweep's MLflow parent run is not in {uri}; evaluation not mirrored")
+            return
+        experiment_id, parent_id = parent
+        for row in rows:
+            cell = Cell(row["dataset"], row["sparsity"], row["arch"], row["seed"])
+            name = f"{record.name}/{cell.key}/eval"
+            tracker, _ = find_or_start_run(uri, experiment_id, name, {
+                PARENT_TAG: parent_id, "mca.kind": "evaluation", "mca.sweep": record.name, "mca.cell": cell.key,
+                "mca.dataset": cell.dataset, "mca.sparsity": cell.sparsity, "mca.arch": cell.arch,
+                "mca.seed": cell.seed, "mca.trial_id": row["trial_id"], "mca.selected_epoch": row["selected_epoch"]})
+            tracker.log_metrics({k: v for k, v in row.items() if isinstance(v, (int, float)) and math.isfinite(v)
+                                 and k not in ("sparsity", "seed")}, step=int(row["selected_epoch"]))
+            tracker.finish("FINISHED")
+        out = record.evaluation
+        write_json(out / "mlflow.json", {
+            "tracking_uri": uri, "experiment_id": experiment_id, "parent_run_id": parent_id,
+            "runs": {names[n]: run for n, (_, run) in found.items() if n in names}})
+        log_files(uri, parent_id, [out / "metrics.csv", out / "selection.json", out / "epochs.csv",
+                                   out / "cards.json"], "evaluation")
+    except Exception as error:  # noqa: BLE001  (the mirror is for people; the record on disk stands)
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"warning: evaluation recorded in {record.evaluation}, but MLflow at {uri} was not updated ({first})")
 
-    ensure_ray(log_to_driver=False)
-    resources = record.sweep.sweep.resources
-    task = ray.remote(num_cpus=resources.cpus_per_worker, num_gpus=min(1.0, resources.gpus_per_worker))(
-        embed_checkpoint
-    )
-    missing[0][4].parent.mkdir(parents=True, exist_ok=True)
-    ray.get([
-        task.remote(config.model_dump(mode="json"), str(prepared[cell.dataset].root), str(checkpoint), str(cache))
-        for _, cell, config, checkpoint, cache in missing
-    ])
-
-
-def _log_evaluation_run(record: SweepRecord, cell: Cell, entry: dict, row: dict) -> None:
-    tracker, _ = find_or_start_run(record.tracking_uri, record.experiment_id, f"{record.name}/eval/{cell.key}", {
-        PARENT_TAG: record.parent_run_id, "mca.kind": "evaluation", "mca.cell": cell.key,
-        "mca.trial_id": entry["trial_id"], "mca.selected_epoch": entry["epoch"]})
-    tracker.log_metrics({k: v for k, v in row.items() if isinstance(v, (int, float)) and math.isfinite(v)
-                         and k not in ("sparsity", "seed")}, step=int(entry["epoch"]))
-    tracker.finish("FINISHED")

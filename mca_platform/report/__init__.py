@@ -2,33 +2,33 @@
 
 It reads only what a sweep recorded in its directory, so it re-runs offline, any number of times:
 
-    SWEEP_DIR/sweep.yaml                   the sweep file, as run
-    SWEEP_DIR/trials.json                  one record per trial (trial_id, cell, status, best_val_loss)
+    SWEEP_DIR/sweep.json, sweep.yaml       the validated sweep file and its text, as run
+    SWEEP_DIR/trials.json                  the trial table (trial_id, name, cell, status, reason, ...)
     SWEEP_DIR/evaluation/metrics.csv       one row per (dataset, sparsity, arch, seed): `<group>.<name>` metrics
-    SWEEP_DIR/evaluation/epochs.csv        per-epoch train_loss / val_loss of every trial      (optional)
+    SWEEP_DIR/evaluation/epochs.csv        per-epoch train_loss / val_loss of every usable trial (optional)
     SWEEP_DIR/evaluation/selection.json    the selected epochs with their neighbours           (optional)
-    SWEEP_DIR/evaluation/cards.json        the sparsity cards, {dataset: {level_key: card}}    (optional)
+    SWEEP_DIR/evaluation/cards.json        the sparsity cards per dataset and level            (optional)
     SWEEP_DIR/evaluation/mlflow.json       tracking uri, experiment, parent run, {trial_id: run_id} (optional)
 
-and writes `<out>/<sweep name>/`: `index.html`, `figures/*.{png,svg}`, `tables/*.{csv,md}`. Missing metrics
-are skipped, never invented. Importing this package does not import mlflow (only logging the report does).
+(their formats: record.py) and writes `<out>/<sweep name>/`: `index.html`, `figures/*.{png,svg}`,
+`tables/*.{csv,md}`. Missing metrics are skipped, never invented. Importing this package does not import
+mlflow (only logging the report does).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from mca_platform.errors import UserError
+from mca_platform.record import SETTING, SweepDir, read_json
 
 DEFAULT_MLFLOW_URL = "http://127.0.0.1:5000"
-KEYS = ["dataset", "sparsity", "arch", "seed"]
+KEYS = list(SETTING)
 
 
 @dataclass
@@ -53,34 +53,27 @@ class SweepResults:
 
 
 def load_results(sweep_dir: str | Path) -> SweepResults:
-    """The recorded results of a finished sweep; UserError (one line each) when it is not one."""
+    """The recorded results of a finished sweep (read through record.py); UserError when it is not one."""
     directory = Path(sweep_dir)
     if not directory.is_dir():
         raise UserError(f"{directory}: no such directory (expected a finished sweep's directory)")
-    evaluation = directory / "evaluation"
-    needed = [directory / "sweep.yaml", directory / "trials.json", evaluation / "metrics.csv"]
-    missing = [str(path.relative_to(directory)) for path in needed if not path.is_file()]
+    record = SweepDir(directory)
+    needed = [record.snapshot, record.trial_table, record.evaluation / "metrics.csv"]
+    missing = [str(path.relative_to(record.path)) for path in needed if not path.is_file()]
     if missing:
         raise UserError(f"{directory}: not a finished, evaluated sweep (missing {', '.join(missing)})")
-    sweep_text = (directory / "sweep.yaml").read_text()
-    try:
-        sweep_config = yaml.safe_load(sweep_text) or {}
-    except yaml.YAMLError:
-        raise UserError(f"{directory / 'sweep.yaml'}: invalid YAML") from None
-    trials = _read_json(directory / "trials.json", default=[])
-    if isinstance(trials, dict):
-        trials = trials.get("trials", [])
+    sweep = record.sweep()
     return SweepResults(
-        name=directory.resolve().name,
+        name=record.name,
         directory=directory,
-        metrics=_read_metrics(evaluation / "metrics.csv"),
-        epochs=_read_epochs(evaluation / "epochs.csv"),
-        selection=_selection_records(_read_json(evaluation / "selection.json", default=[])),
-        cards=_read_json(evaluation / "cards.json", default={}) or {},
-        sweep_text=sweep_text,
-        sweep_config=sweep_config if isinstance(sweep_config, dict) else {},
-        trials=list(trials),
-        mlflow=_read_json(evaluation / "mlflow.json", default={}) or {},
+        metrics=_read_metrics(record.evaluation / "metrics.csv"),
+        epochs=_read_epochs(record.evaluation / "epochs.csv"),
+        selection=record.selection(),
+        cards=read_json(record.evaluation / "cards.json", default={"cards": {}}).get("cards", {}),
+        sweep_text=record.source.read_text() if record.source.is_file() else "",
+        sweep_config=sweep.model_dump(mode="json"),
+        trials=record.trials(),
+        mlflow=read_json(record.evaluation / "mlflow.json", default={"tracking_uri": None}),
     )
 
 
@@ -133,23 +126,14 @@ def _report_config(results: SweepResults):
     from mca_platform.config import ReportConfig
     from mca_platform.config.load import validate
 
-    return validate(ReportConfig, results.section("report"), f"{results.directory / 'sweep.yaml'}: report")
+    return validate(ReportConfig, results.section("report"), f"{results.directory / 'sweep.json'}: report")
 
 
 def _evaluation_config(results: SweepResults):
     from mca_platform.config import EvaluationConfig
     from mca_platform.config.load import validate
 
-    return validate(EvaluationConfig, results.section("evaluation"), f"{results.directory / 'sweep.yaml'}: evaluation")
-
-
-def _read_json(path: Path, default):
-    if not path.is_file():
-        return default
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise UserError(f"{path}: invalid JSON (line {error.lineno}: {error.msg})") from None
+    return validate(EvaluationConfig, results.section("evaluation"), f"{results.directory / 'sweep.json'}: evaluation")
 
 
 def _read_csv(path: Path, required: Sequence[str]) -> pd.DataFrame:
@@ -189,14 +173,6 @@ def _read_epochs(path: Path) -> pd.DataFrame | None:
         if name in frame:
             frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
     return frame
-
-
-def _selection_records(raw) -> list[dict]:
-    """selection.json as a list of records: a bare list, or {"policy": ..., "records": [...]}."""
-    if isinstance(raw, dict):
-        policy = raw.get("policy")
-        return [{"policy": policy, **record} for record in raw.get("records", [])]
-    return [record for record in raw if isinstance(record, dict)]
 
 
 def finite(value) -> bool:

@@ -33,8 +33,8 @@ td.better { background: #e3f4e6; } td.worse { background: #fbe5e3; }
 pre { background: #fff; border: 1px solid #dde2ea; border-radius: 6px; padding: 12px; overflow-x: auto;
       font-size: 12.5px; }
 """
-TEXT_COLUMNS = {"dataset", "arch", "seeds", "selected_epochs", "trial_ids", "policy", "metric", "cell", "status",
-                "trial_id", "reason", "MLflow run"}
+TEXT_COLUMNS = {"name", "dataset", "arch", "seeds", "selected_epochs", "trial_ids", "policy", "metric", "cell",
+                "status", "trial_id", "reason", "MLflow run"}
 
 
 def write_page(results, tables: dict, figures: list, table_files: dict, out: Path, mlflow_base_url: str) -> Path:
@@ -174,14 +174,11 @@ def trials_html(trials: list[dict], links: RunLinks) -> str:
     if not trials:
         return "<p>No trials recorded.</p>"
     frame = pd.DataFrame(trials)
-    keep = [c for c in ["trial_id", "cell", "status", "best_val_loss"] if c in frame]
-    frame = frame[keep].copy()
-    if "cell" in frame:
-        frame["cell"] = [c if isinstance(c, str) else ", ".join(f"{k}={v}" for k, v in c.items())
-                         if isinstance(c, dict) else str(c) for c in frame["cell"]]
+    keep = [c for c in ["name", "status", "reason", "epochs", "best_val_loss"] if c in frame]
+    shown = frame[keep].copy()
     if "trial_id" in frame and links.runs:
-        frame["MLflow run"] = [links.trial_html(t) for t in frame["trial_id"]]
-    return table_html(frame, raw={"MLflow run"})
+        shown["MLflow run"] = [links.trial_html(t) for t in frame["trial_id"]]
+    return table_html(shown, raw={"MLflow run"})
 
 
 def files_html(table_files: dict, out: Path) -> str:

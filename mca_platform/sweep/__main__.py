@@ -1,18 +1,26 @@
-"""`python -m mca_platform.sweep SWEEP.yaml`: run (or resume) a sweep on Ray Tune.
+"""`python -m mca_platform.sweep SWEEP.yaml`: run (or resume) a sweep, then select, evaluate and report.
 
     python -m mca_platform.sweep sweeps/demo.yaml               run; the same command resumes
     python -m mca_platform.sweep sweeps/demo.yaml --restart     a fresh sweep under a new name
     python -m mca_platform.sweep sweeps/paper.yaml --plan [--json] [--seconds-per-epoch S]
+
+Exit status: 0 when every trial finished and the report was written; 1 when a trial failed (the report is
+still written from the others) or evaluation failed; 2 for bad input; 130 when interrupted (rerun to resume).
+This is the top of the pipeline (sweep -> select -> evaluate -> report): no lower layer imports it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from mca_platform.errors import run_cli
+from mca_platform.errors import UserError, run_cli
+from mca_platform.record import directory_of
+from mca_platform.sweep.driver import load_sweep
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,8 +34,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--restart", action="store_true", help="start a fresh sweep under a new name")
     args = parser.parse_args(argv)
 
-    from mca_platform.sweep.driver import load_sweep
-
     sweep = load_sweep(args.sweep_file, args.overrides)
     if args.plan:
         from mca_platform.sweep.plan import make_plan, plan_text
@@ -35,15 +41,94 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan = make_plan(sweep, args.seconds_per_epoch)
         print(json.dumps(plan, indent=1) if args.json else plan_text(plan))
         return 0
+    return run_pipeline(sweep, args.sweep_file, args.restart)
+
+
+def run_pipeline(sweep, sweep_file: str, restart: bool) -> int:
+    """Sweep, then selection, evaluation and the report, all under the sweep's driver lock."""
+    from mca_platform.sweep.leftovers import end_session
+    from mca_platform.sweep.preflight import check_ray_address, check_tracking
+
+    check_tracking(sweep.tracking.uri)
+    check_ray_address(os.environ.get("RAY_ADDRESS"))
+    record = directory_of(sweep, restart)
+    source_text = Path(sweep_file).read_text()
+    with record.lock() as lock:
+        ended = end_session(lock.previous.get("ray_session"))
+        if ended:
+            print(f"ended {ended} processes left by the last driver of {record.name} (it was killed)")
+        try:
+            return _run(sweep, record, source_text, lock)
+        finally:
+            _shutdown_ray()
+
+
+def _run(sweep, record, source_text: str, lock) -> int:
     from mca_platform.sweep.driver import run_sweep
 
-    summary = run_sweep(args.sweep_file, args.overrides, restart=args.restart)
-    print(f"sweep {summary['sweep']}: {summary['trials']} trials, {summary['failed']} failed; "
-          f"results in {summary['directory']}")
-    if summary["report"]:
-        print(f"report: {summary['report']}")
-    _shutdown_ray()
-    return 1 if summary["failed"] or not summary["report"] else 0
+    try:
+        outcome = run_sweep(sweep, record, source_text, lock)
+    except KeyboardInterrupt:
+        _close_interrupted(sweep, record)
+        raise
+    if not outcome.complete:
+        _close_interrupted(sweep, record)
+        print(f"sweep {record.name}: interrupted; run the same command to resume", file=sys.stderr)
+        return 130
+    failed = outcome.failed
+    outcome.parent.log_metrics({"trials": len(outcome.trials), "trials_failed": len(failed)}, step=0)
+    if failed:
+        outcome.parent.set_tags({"mca.failed_trials": len(failed)})
+    report = _select_evaluate_report(sweep, record)
+    print(f"sweep {record.name}: {len(outcome.trials)} trials, {len(failed)} failed; results in {record.path}")
+    for trial in failed:
+        print(f"  failed: {trial['name']}: {trial['reason']}")
+    thin = _settings_short_of_seeds(sweep, outcome.trials)
+    if thin:
+        print("  settings left with fewer seeds: " + ", ".join(f"{k} ({n}/{t})" for k, n, t in thin))
+    if report is None:
+        outcome.parent.finish("FAILED", reason="evaluation or report failed (training results are kept)")
+        return 1
+    print(f"report: {report}")
+    outcome.parent.finish("FINISHED")
+    return 1 if failed else 0
+
+
+def _select_evaluate_report(sweep, record) -> str | None:
+    """Selection, evaluation and the report; a failure here loses nothing recorded (rerun
+    `python -m mca_platform.evaluate` / `report` on the sweep directory)."""
+    from mca_platform.evaluate.run import evaluate_step
+    from mca_platform.report import build_report
+
+    try:
+        evaluate_step(record.path)
+        return str(build_report(record.path, Path(sweep.report.out_dir), tuple(sweep.report.formats)))
+    except UserError as error:
+        print(f"error: evaluation of {record.name} failed: {error.lines[0]}", file=sys.stderr)
+    except Exception as error:  # noqa: BLE001  (reported; the sweep's own results stay intact)
+        print(f"error: evaluation of {record.name} failed: {type(error).__name__}: {error}", file=sys.stderr)
+    return None
+
+
+def _settings_short_of_seeds(sweep, trials: list[dict]) -> list[tuple[str, int, int]]:
+    """(dataset/p<level>/<arch>, seeds with a usable trial, seeds planned) where some seed has none."""
+    seeds = len(sweep.sweep.grid.seeds)
+    usable: dict[str, set] = {}
+    for trial in trials:
+        setting, _, seed = trial["cell"].rpartition("/")
+        usable.setdefault(setting, set())
+        if trial["status"] in ("FINISHED", "STOPPED"):
+            usable[setting].add(seed)
+    return [(k, len(v), seeds) for k, v in sorted(usable.items()) if len(v) < seeds]
+
+
+def _close_interrupted(sweep, record) -> None:
+    """Every still-RUNNING MLflow run of the sweep (parent and trials) ends KILLED; a rerun resumes them."""
+    from mca_platform.tracking import close_runs, ensure_experiment
+
+    experiment_id = ensure_experiment(sweep.tracking.uri, sweep.tracking.experiment, record.artifact_root)
+    close_runs(sweep.tracking.uri, experiment_id, record.name, "KILLED",
+               reason="interrupted; run the same command to resume", tag="mca.sweep")
 
 
 def _shutdown_ray() -> None:

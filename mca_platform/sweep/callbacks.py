@@ -1,46 +1,87 @@
-"""Driver-side Tune callbacks: close every trial's MLflow run with the right status; show progress."""
+"""Driver-side Tune callbacks: record every trial's status (and close its MLflow run to match); show progress."""
 
 from __future__ import annotations
 
 import math
 import sys
 import time
+from pathlib import Path
 
 from ray.tune import Callback
 
-from mca_platform.sweep.trial import trial_run_name
+from mca_platform.record import Cell, SweepDir, finite_or_none, trial_name, trial_slot
+from mca_platform.tracking import close_runs
 
 
-class CloseTrialRuns(Callback):
-    """No MLflow run is left RUNNING: early-stopped trials end KILLED (tagged), errored ones FAILED."""
+class RecordTrials(Callback):
+    """The driver's side of the record: every trial's status goes to the trial table as Tune reports it, and its
+    MLflow run is closed to match (early-stopped: KILLED and tagged; failed: FAILED with the reason)."""
 
-    def __init__(self, uri: str, experiment_id: str, sweep_name: str, scheduler=None):
-        self.uri, self.experiment_id, self.sweep_name = uri, experiment_id, sweep_name
-        self.scheduler = scheduler
+    def __init__(self, sweep_dir: str, uri: str, experiment_id: str, scheduler=None):
+        self.sweep_dir, self.uri, self.experiment_id, self.scheduler = sweep_dir, uri, experiment_id, scheduler
+        self._table: dict[str, dict] | None = None  # read from the record on first use (also after a restore)
 
-    def _close(self, trial, status: str, reason: str | None = None, tags: dict | None = None) -> None:
-        from mlflow.tracking import MlflowClient
+    @property
+    def table(self) -> dict[str, dict]:
+        if self._table is None:
+            record = SweepDir(self.sweep_dir)
+            self._table = {t["slot"]: t for t in record.trials()} if record.trial_table.exists() else {}
+        return self._table
 
-        from mca_platform.tracking import RUN_NAME_TAG, Tracker
+    def update(self, trial, status: str, reason: str | None = None) -> dict:
+        entry = trial_entry(SweepDir(self.sweep_dir), trial.trial_id, trial.config, status, reason,
+                            trial.last_result or {})
+        self.table[entry["slot"]] = entry
+        SweepDir(self.sweep_dir).write_trials(list(self.table.values()))
+        return entry
 
-        client = MlflowClient(self.uri)
-        name = trial_run_name(self.sweep_name, trial.trial_id)
-        for run in client.search_runs([self.experiment_id], filter_string=f"tags.`{RUN_NAME_TAG}` = '{name}'"):
-            if run.info.status == "RUNNING":
-                tracker = Tracker(self.uri, run.info.run_id)
-                tracker.set_tags(tags or {})
-                tracker.finish(status, reason=reason)
+    def on_trial_start(self, iteration, trials, trial, **info) -> None:
+        self.update(trial, "RUNNING")
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         stopped = self.scheduler is not None and trial.trial_id in getattr(self.scheduler, "stopped", set())
+        entry = self.update(trial, "STOPPED" if stopped else "FINISHED",
+                            "stopped early by ASHA" if stopped else None)
         if stopped:
-            self._close(trial, "KILLED", reason="stopped early by ASHA", tags={"mca.early_stopped": "true"})
+            close_runs(self.uri, self.experiment_id, entry["name"], "KILLED", reason=entry["reason"],
+                       tags={"mca.early_stopped": "true"})
         else:
-            self._close(trial, "FINISHED")
+            close_runs(self.uri, self.experiment_id, entry["name"], "FINISHED")
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
-        message = (trial.error_message or "trial failed").strip().splitlines()
-        self._close(trial, "FAILED", reason=(message[-1] if message else "trial failed")[:300])
+        entry = self.update(trial, "FAILED", error_reason(trial))
+        close_runs(self.uri, self.experiment_id, entry["name"], "FAILED", reason=entry["reason"])
+
+
+def trial_entry(record: SweepDir, trial_id: str, tune_config: dict, status: str, reason: str | None,
+                last_result: dict) -> dict:
+    """One row of the trial table, from Tune's view of the trial and what the trial recorded itself."""
+    cell = Cell(**tune_config["cell"])
+    index = int(tune_config.get("index", 1))
+    slot = trial_slot(cell, index)
+    started = record.trial_start(slot) or {}
+    outcome = record.outcome(slot) or {}
+    if status == "FAILED" and outcome.get("status") == "FAILED":
+        reason = outcome.get("reason") or reason  # the trial's own words (e.g. a non-finite loss)
+    return {
+        "slot": slot, "trial_id": trial_id, "name": trial_name(record.name, cell, index), "cell": cell.key,
+        "index": index,
+        "params": tune_config.get("params") or {}, "status": status, "reason": reason,
+        "epochs": last_result.get("epoch"), "best_val_loss": finite_or_none(last_result.get("best_val_loss")),
+        "config": started.get("config"),
+    }
+
+
+def error_reason(trial) -> str:
+    """The last line of a failed trial's error (Tune writes it beside the trial before calling back)."""
+    text = ""
+    try:
+        if trial.error_file:
+            text = Path(trial.error_file).read_text(errors="replace")
+    except OSError:
+        text = ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return (lines[-1] if lines else "the trial failed (no error message was recorded)")[:300]
 
 
 class Progress(Callback):
@@ -55,10 +96,7 @@ class Progress(Callback):
         self.state: dict[str, dict] = {}  # trial id -> {cell, status, best, epoch, started, ended}
 
     def _cell(self, trial) -> str:
-        cell = trial.config["cell"]
-        from mca_platform.sweep.grid import Cell
-
-        return Cell(**cell).key
+        return Cell(**trial.config["cell"]).key
 
     def _entry(self, trial) -> dict:
         return self.state.setdefault(trial.trial_id, {"cell": self._cell(trial), "status": "running", "best": None,

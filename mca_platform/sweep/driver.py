@@ -2,25 +2,26 @@
 
 Before any trial starts the driver validates everything, prepares each dataset once (so every
 architecture and trial reads the same masks and split), records the sweep file, and creates the MLflow
-store, experiment and parent run. A sweep's directory keeps the resolved sweep file: running a changed
+store, experiment and parent run. A sweep's directory keeps the validated sweep file: running a different
 file under the same name is refused with what changed; `--restart` starts a new sweep under a new name.
+The driver writes the sweep record (record.py); selection, evaluation and the report read it afterwards.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from mca_platform.config import SweepFile, load_config
 from mca_platform.data.cache import ensure_prepared
-from mca_platform.errors import UserError
+from mca_platform.record import DriverLock, SweepDir
 from mca_platform.sweep.cluster import check_shared_storage, cluster_concurrency, connect, remote_address
 from mca_platform.sweep.grid import check_paths, plan_cells
 from mca_platform.sweep.plan import available_resources, concurrency, epochs_of, per_trial
-from mca_platform.tracking import ensure_experiment, find_or_start_run, flatten, git_commit
+from mca_platform.tracking import Tracker, ensure_experiment, find_or_start_run, flatten, git_commit
 
-SNAPSHOT = "sweep.json"
+ENDED = ("FINISHED", "STOPPED", "FAILED")
 
 
 def load_sweep(path: str, overrides=()) -> SweepFile:
@@ -31,56 +32,38 @@ def load_sweep(path: str, overrides=()) -> SweepFile:
     return sweep
 
 
-def sweep_directory(sweep: SweepFile, restart: bool) -> tuple[str, Path]:
-    """(name, directory): the configured name, or with --restart the next free `<name>-rN`."""
-    root = Path(sweep.sweep.storage_path).resolve()
-    name = sweep.sweep.name
-    if restart:
-        number = 2
-        while (root / f"{name}-r{number}").exists():
-            number += 1
-        name = f"{name}-r{number}"
-    return name, root / name
+@dataclass
+class SweepOutcome:
+    """What a driver run left: the trial table, and the MLflow parent run that mirrors the sweep."""
+
+    record: SweepDir
+    trials: list[dict]
+    planned: int
+    parent: Tracker
+
+    @property
+    def failed(self) -> list[dict]:
+        return [t for t in self.trials if t["status"] == "FAILED"]
+
+    @property
+    def complete(self) -> bool:
+        """Every planned trial ended (finished, stopped early or failed); False after an interruption."""
+        return sum(t["status"] in ENDED for t in self.trials) >= self.planned
 
 
-def record_or_compare(sweep: SweepFile, directory: Path, source_text: str) -> None:
-    """Write the sweep file into a new sweep's directory, or refuse a changed file for an existing one."""
-    resolved = sweep.model_dump(mode="json")
-    snapshot = directory / SNAPSHOT
-    if snapshot.exists():
-        before = flatten(json.loads(snapshot.read_text()))
-        now = flatten(resolved)
-        changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
-        if changed:
-            shown = ", ".join(f"{k} ({before.get(k)!r} -> {now.get(k)!r})" for k in changed[:4])
-            more = f" and {len(changed) - 4} more" if len(changed) > 4 else ""
-            raise UserError(
-                f"{directory}: sweep {directory.name!r} exists with a different sweep file: {shown}{more}; "
-                "run it unchanged to resume, or pass --restart for a new sweep"
-            )
-        return
-    directory.mkdir(parents=True, exist_ok=True)
-    snapshot.write_text(json.dumps(resolved, indent=1, sort_keys=True) + "\n")
-    (directory / "sweep.yaml").write_text(source_text)
-
-
-def run_sweep(path: str, overrides=(), restart: bool = False) -> dict:
-    """Run (or resume) the sweep; returns a summary of its trials."""
-    sweep = load_sweep(path, overrides)
+def run_sweep(sweep: SweepFile, record: SweepDir, source_text: str, lock: DriverLock) -> SweepOutcome:
+    """Run (or resume) the sweep's trials under `lock`; the caller holds it for the whole pipeline."""
     cells = plan_cells(sweep)
-    name, directory = sweep_directory(sweep, restart)
-    # -- on a Ray cluster (RAY_ADDRESS): connect and check it before anything is written (see cluster.py)
-    cluster = remote_address() and connect()
+    cluster = remote_address() and connect()  # on a Ray cluster: connected and checked before anything is written
     if cluster:
-        check_shared_storage(directory.parent)
-    # --
-    record_or_compare(sweep, directory, Path(path).read_text())
-    root = directory.parent
-    datasets = {data.name: ensure_prepared(data, root / "prepared") for data in sweep.datasets}
+        check_shared_storage(record.storage)
+    record.record_or_compare(sweep, source_text)
+    datasets = {data.name: ensure_prepared(data, record.prepared_root) for data in sweep.datasets}
     uri = sweep.tracking.uri
-    experiment_id = ensure_experiment(uri, sweep.tracking.experiment, root / "mlartifacts")
-    parent, state = find_or_start_run(uri, experiment_id, f"sweep/{name}", {
-        "mca.sweep": name, "mca.git_commit": git_commit(), "mca.sweep_dir": str(directory)})
+    experiment_id = ensure_experiment(uri, sweep.tracking.experiment, record.artifact_root)
+    parent, state = find_or_start_run(uri, experiment_id, f"{record.name}/sweep", {
+        "mca.kind": "sweep", "mca.sweep": record.name, "mca.git_commit": git_commit(),
+        "mca.sweep_dir": str(record.path)})
     if state == "new":
         parent.log_params(flatten({"sweep": sweep.sweep.model_dump(mode="json")}))
         parent.log_dict(sweep.model_dump(mode="json"), "sweep.json")
@@ -91,49 +74,21 @@ def run_sweep(path: str, overrides=(), restart: bool = False) -> dict:
     from mca_platform.sweep.tune_run import run_tune
 
     context = SweepContext(
-        sweep_name=name, sweep_path=str(path), sweep=sweep.model_dump(mode="json"),
-        trials_dir=str(directory / "trials"), prepared={k: str(d.root) for k, d in datasets.items()},
+        sweep_dir=str(record.path), sweep=sweep.model_dump(mode="json"),
+        prepared={k: str(d.root) for k, d in datasets.items()},
         fingerprints={k: d.fingerprint for k, d in datasets.items()}, tracking_uri=uri,
         experiment_id=experiment_id, parent_run_id=parent.run_id,
     )
-    _log_ray_to(directory / "ray.log")
+    _log_ray_to(record.ray_log)
     if cluster:  # the cluster's resources, not this machine's
         at_once = cluster_concurrency(per_trial(sweep), cluster, sweep.sweep.resources.concurrent_trials)
     else:
         at_once = concurrency(sweep, available_resources())
-    try:
-        results = run_tune(sweep, cells, context, directory, at_once,
-                           {d.name: epochs_of(sweep, d.name) for d in sweep.datasets})
-    except KeyboardInterrupt:
-        parent.finish("KILLED", reason="interrupted; run the same command to resume")
-        raise
-    failed = [r for r in results if r["status"] == "ERROR"]
-    summary = {"sweep": name, "directory": str(directory), "mlflow_parent_run_id": parent.run_id,
-               "trials": len(results), "failed": len(failed), "results": results}
-    (directory / "trials.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
-    parent.log_dict({"trials": results}, "trials.json")
-    summary["report"] = _evaluate_and_report(sweep, directory) if not failed else None
-    if failed:
-        parent.finish("FAILED", reason=f"{len(failed)} of {len(results)} trials failed")
-    elif summary["report"] is None:
-        parent.finish("FAILED", reason="evaluation or report failed (training results are kept)")
-    else:
-        parent.finish("FINISHED")
-    return summary
-
-
-def _evaluate_and_report(sweep: SweepFile, directory: Path) -> str | None:
-    """Selection, evaluation and the report, run automatically at the end; a failure here loses nothing
-    recorded (rerun `python -m mca_platform.evaluate` / `report` on the sweep directory)."""
-    from mca_platform.evaluate.run import evaluate_step
-    from mca_platform.report import build_report
-
-    try:
-        evaluate_step(directory)
-        return str(build_report(directory, Path(sweep.report.out_dir), tuple(sweep.report.formats)))
-    except Exception as error:  # noqa: BLE001  (reported, and the sweep's own results stay intact)
-        print(f"error: evaluation of {directory.name} failed: {type(error).__name__}: {error}")
-        return None
+    trials = run_tune(sweep, cells, context, record, at_once,
+                      {d.name: epochs_of(sweep, d.name) for d in sweep.datasets}, lock)
+    record.write_trials(trials)
+    parent.log_dict({"trials": trials}, "trials.json")
+    return SweepOutcome(record, trials, len(cells) * sweep.sweep.trials_per_cell, parent)
 
 
 def _log_ray_to(path: Path) -> None:

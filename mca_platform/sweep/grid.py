@@ -3,36 +3,14 @@
 from __future__ import annotations
 
 import typing
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
-from mca_platform.config import Config, SweepFile, level_key
+from mca_platform.config import Config, SweepFile
 from mca_platform.config.load import validate
 from mca_platform.errors import UserError
-
-
-@dataclass(frozen=True, order=True)
-class Cell:
-    """One grid cell: every trial in it shares the dataset, sparsity masks, split, architecture and seed."""
-
-    dataset: str
-    sparsity: float
-    arch: str
-    seed: int
-
-    @property
-    def key(self) -> str:
-        return f"{self.dataset}/p{level_key(self.sparsity)}/{self.arch}/s{self.seed}"
-
-    @property
-    def slice_key(self) -> str:
-        """The (dataset, sparsity, seed) slice whose architectures are compared with each other."""
-        return f"{self.dataset}/p{level_key(self.sparsity)}/s{self.seed}"
-
-    def to_json(self) -> dict:
-        return {"dataset": self.dataset, "sparsity": self.sparsity, "arch": self.arch, "seed": self.seed}
+from mca_platform.record import Cell
 
 
 def plan_cells(sweep: SweepFile) -> list[Cell]:

@@ -6,7 +6,8 @@ import math
 import os
 
 from mca_platform.config import SweepFile
-from mca_platform.sweep.grid import Cell, plan_cells
+from mca_platform.record import Cell
+from mca_platform.sweep.grid import plan_cells
 
 
 def available_resources() -> dict[str, float]:

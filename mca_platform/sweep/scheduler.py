@@ -5,10 +5,10 @@ from __future__ import annotations
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from mca_platform.config.sweep import AshaConfig
-from mca_platform.sweep.searcher import PickledState
+from mca_platform.record import Cell
 
 
-class PerCellAsha(PickledState, FIFOScheduler):
+class PerCellAsha(FIFOScheduler):
     """Keeps one ASHAScheduler per cell (time = the worker-reported epoch, max_t = the trial's epochs)."""
 
     def __init__(self, config: AshaConfig, max_epochs: dict[str, int]):
@@ -22,14 +22,13 @@ class PerCellAsha(PickledState, FIFOScheduler):
         return True
 
     def _for(self, trial) -> ASHAScheduler:
-        cell = trial.config["cell"]
-        key = f"{cell['dataset']}/{cell['sparsity']}/{cell['arch']}/{cell['seed']}"
-        if key not in self.cells:
-            self.cells[key] = ASHAScheduler(
-                time_attr="epoch", metric="val_loss", mode="min", max_t=self.max_epochs[cell["dataset"]],
+        cell = Cell(**trial.config["cell"])
+        if cell.key not in self.cells:
+            self.cells[cell.key] = ASHAScheduler(
+                time_attr="epoch", metric="val_loss", mode="min", max_t=self.max_epochs[cell.dataset],
                 grace_period=self.config.grace_period, reduction_factor=self.config.reduction_factor,
             )
-        return self.cells[key]
+        return self.cells[cell.key]
 
     def on_trial_add(self, tune_controller, trial) -> None:
         self._for(trial).on_trial_add(tune_controller, trial)

@@ -2,24 +2,25 @@
 
 Ray's OptunaSearch refuses grid axes, and one Tuner per cell would put a barrier between cells. So a
 single searcher hands out trials round-robin over the cells that still have budget, each drawn from its
-cell's own study, with the cell's fixed values attached. Each study is seeded from the sweep seed and the
-cell's (dataset, sparsity, seed) slice, so the architectures compared within a slice get the same
-start-up draws; after those, TPE follows each cell's own results (and, with concurrent trials, their
-completion order, which is recorded in MLflow).
+cell's own study, with the cell's fixed values and the trial's index in its cell attached. Each study is
+seeded from the sweep seed and the cell's (dataset, sparsity, seed) slice, so the architectures compared
+within a slice get the same start-up draws; after those, TPE follows each cell's own results (and, with
+concurrent trials, their completion order, which the journal records).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
-import pickle
 from typing import Any
 
 import optuna
 from ray.tune.search import Searcher
 
 from mca_platform.config.sweep import SearchDimension
-from mca_platform.sweep.grid import Cell
+from mca_platform.errors import UserError
+from mca_platform.record import Cell
 
 BEST_METRIC = "best_val_loss"
 
@@ -44,35 +45,38 @@ def stable_seed(*parts: Any) -> int:
     return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:4], "little") & 0x7FFFFFFF
 
 
-class PickledState:
-    """Save and restore an object's whole state with pickle (Tune calls these to resume a sweep)."""
+class CellSearcher(Searcher):
+    """Round-robin over cells with budget left; one Optuna study per cell kept in Optuna's own storage.
 
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as handle:
-            pickle.dump(self.__dict__, handle)
+    The studies live in the sweep directory's journal (so they survive a restart natively and
+    optuna-dashboard can open them); the searcher's own state (budgets, live trials) is saved as JSON:
+    nothing of ours is unpickled on resume."""
 
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as handle:
-            self.__dict__.update(pickle.load(handle))
-
-
-class CellSearcher(PickledState, Searcher):
-    """Round-robin over cells with budget left; per-cell Optuna studies; state saved for resume."""
-
-    def __init__(self, cells: list[Cell], space: dict[str, SearchDimension], trials_per_cell: int, seed: int):
+    def __init__(self, cells: list[Cell], space: dict[str, SearchDimension], trials_per_cell: int, seed: int,
+                 journal: str):
         super().__init__(metric=BEST_METRIC, mode="min")
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.cells = cells
-        self.distributions = {path: distribution(dim) for path, dim in space.items()}
-        self.remaining = {cell.key: trials_per_cell for cell in cells}
-        self.studies = {
-            cell.key: optuna.create_study(
-                direction="minimize", sampler=optuna.samplers.TPESampler(seed=stable_seed(seed, cell.slice_key))
-            )
-            for cell in cells
-        }
-        self.live: dict[str, tuple[str, optuna.trial.Trial]] = {}
+        self.space = space
+        self.seed = seed
+        self.journal = journal
+        self.trials_per_cell = trials_per_cell
+        self.issued = {cell.key: 0 for cell in cells}
+        self.live: dict[str, tuple[str, int]] = {}  # tune trial id -> (cell key, optuna trial number)
         self.next_cell = 0
+        self._studies: dict[str, optuna.Study] = {}
+
+    def __getstate__(self) -> dict:  # Ray keeps a copy of the Tuner; studies reopen from the journal
+        return {**self.__dict__, "_studies": {}}
+
+    def study(self, cell: Cell) -> optuna.Study:
+        """The cell's TPE study (created or loaded from the journal), seeded from the cell's slice."""
+        if cell.key not in self._studies:
+            self._studies[cell.key] = optuna.create_study(
+                storage=journal_storage(self.journal), study_name=cell.key, direction="minimize",
+                sampler=optuna.samplers.TPESampler(seed=stable_seed(self.seed, cell.slice_key)), load_if_exists=True,
+            )
+        return self._studies[cell.key]
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
         return True  # the metric and mode are fixed by the sweep
@@ -80,20 +84,56 @@ class CellSearcher(PickledState, Searcher):
     def suggest(self, trial_id: str) -> dict | None:
         for offset in range(len(self.cells)):
             cell = self.cells[(self.next_cell + offset) % len(self.cells)]
-            if self.remaining[cell.key] > 0:
+            if self.issued[cell.key] < self.trials_per_cell:
                 self.next_cell = (self.next_cell + offset + 1) % len(self.cells)
-                self.remaining[cell.key] -= 1
-                trial = self.studies[cell.key].ask(self.distributions)
-                self.live[trial_id] = (cell.key, trial)
-                return {"cell": cell.to_json(), "params": dict(trial.params)}
+                self.issued[cell.key] += 1
+                number, params = self._ask(cell)
+                self.live[trial_id] = (cell.key, number)
+                return {"cell": cell.to_json(), "index": self.issued[cell.key], "params": params}
         return Searcher.FINISHED
+
+    def _ask(self, cell: Cell) -> tuple[int, dict]:
+        """A new TPE trial of the cell, or first one asked before a crash that no live trial holds (Tune's state
+        was saved before it started): handed out again with its params, so its slot resumes where it was."""
+        study = self.study(cell)
+        held = {number for key, number in self.live.values() if key == cell.key}
+        for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            if trial.number not in held:
+                return trial.number, dict(trial.params)
+        trial = study.ask({path: distribution(dim) for path, dim in self.space.items()})
+        return trial.number, dict(trial.params)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if trial_id not in self.live:
             return
-        key, trial = self.live.pop(trial_id)
+        key, number = self.live.pop(trial_id)
+        study = self.study(next(cell for cell in self.cells if cell.key == key))
         value = (result or {}).get(BEST_METRIC)
         if error or value is None or not math.isfinite(value):
-            self.studies[key].tell(trial, state=optuna.trial.TrialState.FAIL)
+            study.tell(number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
         else:
-            self.studies[key].tell(trial, value)
+            study.tell(number, value, skip_if_finished=True)
+
+    def save(self, checkpoint_path: str) -> None:
+        state = {"issued": self.issued, "live": self.live, "next_cell": self.next_cell}
+        with open(checkpoint_path, "w") as handle:
+            json.dump(state, handle)
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Read the JSON state written by `save` (a file that is not that JSON is refused, never executed)."""
+        try:
+            with open(checkpoint_path) as handle:
+                state = json.load(handle)
+            issued = {str(k): int(v) for k, v in state["issued"].items()}
+            live = {str(k): (str(v[0]), int(v[1])) for k, v in state["live"].items()}
+            next_cell = int(state["next_cell"])
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError,
+                AttributeError):
+            raise UserError(f"{checkpoint_path}: not this sweep's searcher state (damaged or replaced); "
+                            "resume refused, run with --restart for a new sweep") from None
+        self.issued, self.live, self.next_cell = issued, live, next_cell
+
+
+def journal_storage(path: str) -> optuna.storages.JournalStorage:
+    """Optuna's append-only journal file (safe for one writer at a time: the sweep's driver)."""
+    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))

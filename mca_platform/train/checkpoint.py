@@ -9,6 +9,8 @@ from typing import Any
 
 import torch
 
+from mca_platform.record import CHECKPOINT_EPOCH_FILE, write_json
+
 MODEL_FILE = "model.pt"
 STATE_FILE = "train_state.pt"
 
@@ -29,6 +31,7 @@ def save_checkpoint(directory: Path, model: torch.nn.Module, optimizer, schedule
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
     _atomic_save(model.state_dict(), directory / MODEL_FILE)
     _atomic_save(state, directory / STATE_FILE)
+    write_json(directory / CHECKPOINT_EPOCH_FILE, {"epoch": epoch})  # found by epoch without loading torch
     return directory
 
 

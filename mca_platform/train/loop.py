@@ -11,6 +11,7 @@ A non-finite training loss stops the run with a reason instead of training on ga
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from mca_platform.data.collate import Batch, collate
 from mca_platform.data.prepared import PreparedData
 from mca_platform.losses import contrastive_loss, term_name, term_pairs
 from mca_platform.model.transformer import MultimodalTransformer
+from mca_platform.record import EPOCHS_FILE, Cell, append_epoch, write_outcome
 from mca_platform.train.checkpoint import load_checkpoint, save_checkpoint
 from mca_platform.train.distributed import all_reduce_sum, gather_rows, rank_and_world
 from mca_platform.train.optim import build_optimizer, warmup_cosine
@@ -42,6 +44,7 @@ class RunSpec:
     prepared_dir: str
     tracking_uri: str | None = None
     mlflow_run_id: str | None = None
+    trial_dir: str | None = None  # where rank 0 records epoch rows and a stop (record.py); None: nowhere
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -84,6 +87,8 @@ def fit(spec: RunSpec, report: Report, resume_from: Path | None = None, device: 
             train_stats = _train_epoch(trained, model, train_loader, terms, config, optimizer, scheduler, autocast,
                                        device, epoch)
         except NonFiniteLoss as stop:
+            if rank == 0 and spec.trial_dir:
+                write_outcome(spec.trial_dir, "FAILED", str(stop), {"epoch": epoch - 1})
             if tracker:
                 tracker.finish("FAILED", reason=str(stop))
             return {"stop_reason": str(stop)}
@@ -93,6 +98,8 @@ def fit(spec: RunSpec, report: Report, resume_from: Path | None = None, device: 
         metrics = {"epoch": epoch, **train_stats, **val_stats, "best_val_loss": best_val_loss,
                    "temperature": float(torch.exp(-model.logit_scale.detach().clamp(
                        0.0, math.log(config.model.loss.logit_scale_max))))}
+        if rank == 0 and spec.trial_dir:  # before the report: a kill in between re-runs this epoch, last row wins
+            append_epoch(Path(spec.trial_dir) / EPOCHS_FILE, headline(metrics))
         with tempfile.TemporaryDirectory(prefix="mca_ckpt_") as scratch:
             checkpoint = None
             if rank == 0:
@@ -195,6 +202,26 @@ class _TermTotals:
         return summary
 
 
+FAULTS_ENV = "MCA_PLATFORM_FAULTS"
+
+
+def _injected_fault(loss: torch.Tensor, config: Config, epoch: int) -> torch.Tensor:
+    """For failure tests only: MCA_PLATFORM_FAULTS="<cell key>@<epoch>:<raise|nan>,..." makes the run of that
+    setting raise, or see a NaN loss, from that epoch on (the cell key as record.Cell spells it)."""
+    faults = os.environ.get(FAULTS_ENV)
+    if not faults:
+        return loss
+    cell = Cell(config.data.name, config.sparsity, config.model.arch, config.train.seed).key
+    for fault in faults.split(","):
+        where, _, kind = fault.rpartition(":")
+        key, _, at = where.rpartition("@")
+        if key == cell and epoch >= int(at):
+            if kind == "raise":
+                raise RuntimeError(f"injected fault at epoch {epoch} ({FAULTS_ENV})")
+            return loss * math.nan
+    return loss
+
+
 def _term_names(terms) -> list[str]:
     return [term_name(a, b) for a, b in terms]
 
@@ -209,6 +236,7 @@ def _train_epoch(trained, model, loader, terms, config: Config, optimizer, sched
             out = trained(batch.inputs, batch.token_present, batch.modality_present)
             loss, values, counts = contrastive_loss(out.embeddings, out.present, out.logit_scale, terms,
                                                     config.model.loss)
+        loss = _injected_fault(loss, config, epoch)
         # one collective per step: how many ranks saw a finite loss, and the global batch size
         finite, global_samples = (int(v) for v in all_reduce_sum(
             torch.tensor([float(torch.isfinite(loss)), batch.size], dtype=torch.float64)))

@@ -15,18 +15,31 @@ from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from mca_platform.config import TrainConfig
+from mca_platform.errors import UserError
 from mca_platform.train.loop import RunSpec, fit
 
 
-def ensure_ray(**init_options) -> None:
-    """Connect to RAY_ADDRESS when it is set (never starting a local cluster then), else start a local one."""
+def ensure_ray(**init_options) -> str | None:
+    """Connect to RAY_ADDRESS when it is set (never starting a local cluster then), else start a local one.
+    Returns the session directory of a local cluster started here (None when connecting or already up)."""
     if ray.is_initialized():
-        return
+        return None
     address = os.environ.get("RAY_ADDRESS")
-    if address:
-        ray.init(address=address, **init_options)
-    else:
-        ray.init(**{"include_dashboard": False, **init_options})
+    try:
+        if address:
+            ray.init(address=address, **init_options)
+            return None
+        context = ray.init(**{"include_dashboard": False, **init_options})
+    except ConnectionError as error:
+        raise UserError(f"RAY_ADDRESS={address}: cannot connect ({str(error).splitlines()[0]})") from None
+    return context.address_info.get("session_dir")
+
+
+def run_tasks(function, calls: list[tuple], num_cpus: float, num_gpus: float) -> list:
+    """`function(*args)` for each args tuple as Ray tasks with the given resources; their results in order."""
+    ensure_ray(log_to_driver=False)
+    task = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(function)
+    return ray.get([task.remote(*args) for args in calls])
 
 
 def shutdown_ray() -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from mca_platform.config import Config
 from mca_platform.data.cache import ensure_prepared
-from mca_platform.tracking import STOP_REASON_TAG, ensure_experiment, find_or_start_run, flatten, git_commit
+from mca_platform.record import read_outcome, write_outcome
+from mca_platform.tracking import ensure_experiment, find_or_start_run, flatten, git_commit
 
 
 class RunFailed(RuntimeError):
@@ -34,10 +35,13 @@ def run_training(config: Config) -> dict:
         "mca.git_commit": git_commit(),
         "mca.ray_run_path": str(storage / name),
     }
+    run_dir = storage / name
     tracker, state = find_or_start_run(uri, experiment_id, name, tags)
-    summary = {"run_name": name, "mlflow_run_id": tracker.run_id, "ray_run_path": str(storage / name),
+    summary = {"run_name": name, "mlflow_run_id": tracker.run_id, "ray_run_path": str(run_dir),
                "data_fingerprint": data.fingerprint}
-    if state == "finished":
+    finished = read_outcome(run_dir)
+    if finished and finished["status"] == "FINISHED":  # the run's own record decides, not MLflow
+        tracker.finish("FINISHED")
         return {**summary, "state": "already finished"}
     if state == "new":
         tracker.log_params(flatten(config.model_dump(mode="json")))
@@ -46,7 +50,8 @@ def run_training(config: Config) -> dict:
     from mca_platform.train.loop import RunSpec
     from mca_platform.train.ray_train import ensure_ray, train_on_ray
 
-    spec = RunSpec(config.model_dump(mode="json"), str(data.root), uri, tracker.run_id)
+    (run_dir / "outcome.json").unlink(missing_ok=True)  # an earlier attempt's; this one decides
+    spec = RunSpec(config.model_dump(mode="json"), str(data.root), uri, tracker.run_id, str(run_dir))
     try:
         ensure_ray()
         result = train_on_ray(spec, config.train, storage, name)
@@ -57,10 +62,11 @@ def run_training(config: Config) -> dict:
         reason = _one_line(error)
         tracker.finish("FAILED", reason=reason)
         raise RunFailed(f"run {name} failed: {reason}") from error
-    stop_reason = tracker.run().data.tags.get(STOP_REASON_TAG)
-    if stop_reason:
-        tracker.finish("FAILED")
-        raise RunFailed(f"run {name} stopped: {stop_reason}")
+    outcome = read_outcome(run_dir)
+    if outcome and outcome["status"] == "FAILED":
+        tracker.finish("FAILED", reason=outcome["reason"])
+        raise RunFailed(f"run {name} stopped: {outcome['reason']}")
+    write_outcome(run_dir, "FINISHED", None, dict(result.metrics or {}))
     tracker.finish("FINISHED")
     return {**summary, "state": "finished", "metrics": dict(result.metrics or {})}
 
