@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 from test_report_browser import chromium, images_on_page, run_chromium  # noqa: F401  (chromium is a fixture)
 
+from mca_platform.train.ray_console import is_ray_line
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -28,6 +30,8 @@ def demo(tmp_path_factory) -> Path:
                             capture_output=True, text=True, timeout=1500)
     (work / "sweep.log").write_text(result.stdout + result.stderr)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    leaked = [line for line in (result.stdout + result.stderr).splitlines() if is_ray_line(line)]
+    assert not leaked, f"Ray's own lines reached the console: {leaked[:5]}"
     return work
 
 

@@ -34,10 +34,31 @@ def test_demo_plan():
     assert plan["concurrent_trials"] >= 1 and plan["estimate"]["wall_seconds"] > 0
 
 
+def test_plan_measures_its_estimate_with_evaluation_and_caches_it(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(textwrap.dedent(SWEEP).replace("name: bad", f"name: est\n  storage_path: {tmp_path}/runs")
+                    .replace("n_samples: 100", "n_samples: 200\n  width_scale: 0.05")
+                    .replace("sweep:", "model: {preset: debug}\nsweep:"))
+    result = sweep_cli(str(path), "--plan", "--json")
+    assert result.returncode == 0, result.stderr
+    estimate = json.loads(result.stdout)["estimate"]
+    assert estimate["source"] == "measured on this machine"
+    assert set(estimate["seconds_per_epoch"]) == {f"t/p{p}/{a}/s0" for p in ("0", "0.4") for a in ("mca", "mma")}
+    assert all(v > 0 for v in estimate["seconds_per_epoch"].values())
+    assert estimate["evaluation_seconds"] > 0 and estimate["report_seconds"] > 0
+    assert estimate["wall_seconds"] == pytest.approx(
+        estimate["training_seconds"] + estimate["evaluation_seconds"] + estimate["report_seconds"], abs=0.2)
+    cache = (tmp_path / "runs" / "calibration.json").read_text()
+    text = sweep_cli(str(path), "--plan")
+    assert "estimate: ~" in text.stdout and "+ evaluation" in text.stdout and "measured on this machine" in text.stdout
+    assert (tmp_path / "runs" / "calibration.json").read_text() == cache, "the second plan used the cache"
+
+
 def test_paper_plan():
     result = sweep_cli("sweeps/paper.yaml", "--plan", "--json")
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
+    assert "no_estimate" in plan and "--seconds-per-epoch" in plan["no_estimate"], "its data is not on this machine"
     cells = {(c["dataset"], c["sparsity"], c["arch"], c["seed"]) for c in plan["cells"]}
     assert cells == {(d, p, a, s) for d in ("mosei", "tcga") for p in (0.0, 0.2, 0.4, 0.6, 0.8)
                      for a in ("mca", "mma") for s in (0, 1, 2)}

@@ -22,6 +22,8 @@ from sweep_helpers import (
     write_sweep,
 )
 
+from mca_platform.train.ray_console import is_ray_line
+
 FAULTS = "small/p0.6/mca/s0@2:raise,small/p0.6/mma/s0@1:nan"
 
 
@@ -33,6 +35,9 @@ def test_failing_trials_do_not_stop_the_sweep(tmp_path):
                             text=True, timeout=900)
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     assert "4 trials, 2 failed" in result.stdout and "Traceback" not in result.stdout
+    assert "evaluation: small/p0/mca/s0: scored" in result.stdout, "evaluation shows per-setting progress"
+    assert "estimated ~" in result.stdout and "min wall (estimated" in result.stdout
+    assert not [line for line in result.stdout.splitlines() if is_ray_line(line)], "Ray's lines go to ray.log"
     trials = {t["cell"]: t for t in trial_table(tmp_path)}
     assert sorted(trials) == sorted(f"small/p{p}/{a}/s0" for p in ("0", "0.6") for a in ("mca", "mma"))
     assert trials["small/p0/mca/s0"]["status"] == trials["small/p0/mma/s0"]["status"] == "FINISHED"

@@ -15,12 +15,14 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from mca_platform.errors import UserError, run_cli
 from mca_platform.record import directory_of
 from mca_platform.sweep.driver import load_sweep
+from mca_platform.sweep.plan import make_plan, plan_text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,21 +32,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--plan", action="store_true", help="print the plan and exit (starts nothing)")
     parser.add_argument("--json", action="store_true", help="with --plan: print JSON")
-    parser.add_argument("--seconds-per-epoch", type=float, default=None, help="with --plan: estimate wall time")
+    parser.add_argument("--seconds-per-epoch", type=float, default=None,
+                        help="with --plan: use this instead of measuring a few training steps")
+    parser.add_argument("--quiet", action="store_true", help="only the summary and errors, no progress lines")
     parser.add_argument("--restart", action="store_true", help="start a fresh sweep under a new name")
     args = parser.parse_args(argv)
 
     sweep = load_sweep(args.sweep_file, args.overrides)
     if args.plan:
-        from mca_platform.sweep.plan import make_plan, plan_text
-
-        plan = make_plan(sweep, args.seconds_per_epoch)
+        plan = estimate(sweep, args.seconds_per_epoch)
         print(json.dumps(plan, indent=1) if args.json else plan_text(plan))
         return 0
-    return run_pipeline(sweep, args.sweep_file, args.restart)
+    return run_pipeline(sweep, args.sweep_file, args.restart, quiet=args.quiet)
 
 
-def run_pipeline(sweep, sweep_file: str, restart: bool) -> int:
+def estimate(sweep, seconds_per_epoch: float | None = None) -> dict:
+    """The plan with its time estimate: from measured epochs (prepares the data, cached) unless given. When the
+    data cannot be read here (e.g. the paper's files are elsewhere) the plan says why it has no estimate."""
+    from mca_platform.sweep.calibration import calibrate
+
+    if seconds_per_epoch is not None:
+        return make_plan(sweep, seconds_per_epoch)
+    try:
+        return make_plan(sweep, calibration=calibrate(sweep))
+    except UserError as error:
+        plan = make_plan(sweep)
+        plan["no_estimate"] = f"{error.lines[0]}; pass --seconds-per-epoch S to estimate anyway"
+        return plan
+
+
+def run_pipeline(sweep, sweep_file: str, restart: bool, quiet: bool = False) -> int:
     """Sweep, then selection, evaluation and the report, all under the sweep's driver lock."""
     from mca_platform.sweep.leftovers import end_session
     from mca_platform.sweep.preflight import check_ray_address, check_tracking
@@ -57,17 +74,23 @@ def run_pipeline(sweep, sweep_file: str, restart: bool) -> int:
         ended = end_session(lock.previous.get("ray_session"))
         if ended:
             print(f"ended {ended} processes left by the last driver of {record.name} (it was killed)")
+        planned = estimate(sweep)["estimate"]["wall_seconds"]  # the data is readable: the sweep prepares it
+        if not quiet:
+            print(f"sweep {record.name}: estimated ~{planned / 60:.1f} min on this machine (--plan shows the parts)")
+        started = time.monotonic()
         try:
-            return _run(sweep, record, source_text, lock)
+            return _run(sweep, record, source_text, lock, quiet)
         finally:
             _shutdown_ray()
+            print(f"sweep {record.name}: {(time.monotonic() - started) / 60:.1f} min wall "
+                  f"(estimated {planned / 60:.1f} min)")
 
 
-def _run(sweep, record, source_text: str, lock) -> int:
+def _run(sweep, record, source_text: str, lock, quiet: bool) -> int:
     from mca_platform.sweep.driver import run_sweep
 
     try:
-        outcome = run_sweep(sweep, record, source_text, lock)
+        outcome = run_sweep(sweep, record, source_text, lock, quiet)
     except KeyboardInterrupt:
         _close_interrupted(sweep, record)
         raise

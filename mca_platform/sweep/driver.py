@@ -10,16 +10,18 @@ The driver writes the sweep record (record.py); selection, evaluation and the re
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from mca_platform.config import SweepFile, load_config
-from mca_platform.data.cache import ensure_prepared
+from mca_platform.data.cache import cache_key, ensure_prepared
 from mca_platform.record import DriverLock, SweepDir
 from mca_platform.sweep.cluster import check_shared_storage, cluster_concurrency, connect, remote_address
 from mca_platform.sweep.grid import check_paths, plan_cells
 from mca_platform.sweep.plan import available_resources, concurrency, epochs_of, per_trial
 from mca_platform.tracking import Tracker, ensure_experiment, find_or_start_run, flatten, git_commit
+from mca_platform.train.ray_console import quiet_ray_console
 
 ENDED = ("FINISHED", "STOPPED", "FAILED")
 
@@ -51,14 +53,15 @@ class SweepOutcome:
         return sum(t["status"] in ENDED for t in self.trials) >= self.planned
 
 
-def run_sweep(sweep: SweepFile, record: SweepDir, source_text: str, lock: DriverLock) -> SweepOutcome:
+def run_sweep(sweep: SweepFile, record: SweepDir, source_text: str, lock: DriverLock,
+              quiet: bool = False) -> SweepOutcome:
     """Run (or resume) the sweep's trials under `lock`; the caller holds it for the whole pipeline."""
     cells = plan_cells(sweep)
     cluster = remote_address() and connect()  # on a Ray cluster: connected and checked before anything is written
     if cluster:
         check_shared_storage(record.storage)
     record.record_or_compare(sweep, source_text)
-    datasets = {data.name: ensure_prepared(data, record.prepared_root) for data in sweep.datasets}
+    datasets = {data.name: _prepared(data, record, quiet) for data in sweep.datasets}
     uri = sweep.tracking.uri
     experiment_id = ensure_experiment(uri, sweep.tracking.experiment, record.artifact_root)
     parent, state = find_or_start_run(uri, experiment_id, f"{record.name}/sweep", {
@@ -80,15 +83,27 @@ def run_sweep(sweep: SweepFile, record: SweepDir, source_text: str, lock: Driver
         experiment_id=experiment_id, parent_run_id=parent.run_id,
     )
     _log_ray_to(record.ray_log)
+    quiet_ray_console(record.ray_log)
     if cluster:  # the cluster's resources, not this machine's
         at_once = cluster_concurrency(per_trial(sweep), cluster, sweep.sweep.resources.concurrent_trials)
     else:
         at_once = concurrency(sweep, available_resources())
     trials = run_tune(sweep, cells, context, record, at_once,
-                      {d.name: epochs_of(sweep, d.name) for d in sweep.datasets}, lock)
+                      {d.name: epochs_of(sweep, d.name) for d in sweep.datasets}, lock, quiet=quiet)
     record.write_trials(trials)
     parent.log_dict({"trials": trials}, "trials.json")
     return SweepOutcome(record, trials, len(cells) * sweep.sweep.trials_per_cell, parent)
+
+
+def _prepared(data, record: SweepDir, quiet: bool):
+    """The dataset prepared once for every trial, saying so when it takes time."""
+    if not quiet and not (record.prepared_root / cache_key(data)).is_dir():
+        print(f"data {data.name}: preparing (once; every trial and architecture reads the same masks and split)")
+    started = time.monotonic()
+    prepared = ensure_prepared(data, record.prepared_root)
+    if not quiet and time.monotonic() - started > 1:
+        print(f"data {data.name}: prepared in {time.monotonic() - started:.0f} s")
+    return prepared
 
 
 def _log_ray_to(path: Path) -> None:

@@ -47,9 +47,16 @@ def epochs_of(sweep: SweepFile, dataset: str) -> int:
     return int(override) if override is not None else sweep.train.epochs
 
 
+TRIAL_OVERHEAD_S = 25.0  # Ray Train start-up and teardown per trial, measured on a 2-core machine
+EVALUATION_START_S = 10.0  # Ray start and dataset opening before the first embedding
+METRICS_S = 3.0  # probes, retrieval and geometry of one setting on the demo's sizes
+REPORT_S = 5.0  # figures and the page, plus about half a second per setting
+
+
 def make_plan(sweep: SweepFile, seconds_per_epoch: float | None = None,
-              available: dict[str, float] | None = None) -> dict:
-    """The cells, trial counts, resources, concurrency and (given seconds per epoch) a wall-time estimate."""
+              available: dict[str, float] | None = None, calibration: dict[str, dict] | None = None) -> dict:
+    """The cells, trial counts, resources, concurrency and a wall-time estimate: training from measured seconds
+    per epoch (`calibration`, per cell) or a given `seconds_per_epoch`, plus evaluation and the report."""
     cells: list[Cell] = plan_cells(sweep)
     available = available or available_resources()
     at_once = concurrency(sweep, available)
@@ -66,15 +73,34 @@ def make_plan(sweep: SweepFile, seconds_per_epoch: float | None = None,
         "concurrent_trials": at_once,
         "epochs_per_trial": {d.name: epochs_of(sweep, d.name) for d in sweep.datasets},
     }
-    if seconds_per_epoch is not None:
-        epochs = sum(epochs_of(sweep, c.dataset) for c in cells) * sweep.sweep.trials_per_cell
-        overhead = 25.0  # seconds of Ray Train start-up and teardown per trial, measured on a 2-core machine
-        plan["estimate"] = {
-            "seconds_per_epoch": seconds_per_epoch,
-            "trial_overhead_seconds": overhead,
-            "wall_seconds": round((epochs * seconds_per_epoch + trials * overhead) / at_once, 1),
-        }
+    if seconds_per_epoch is None and calibration is None:
+        return plan
+    epoch_s = {c.key: seconds_per_epoch if seconds_per_epoch is not None else calibration[c.key]["epoch_seconds"]
+               for c in cells}
+    training = sum((epochs_of(sweep, c.dataset) * epoch_s[c.key] + TRIAL_OVERHEAD_S) * sweep.sweep.trials_per_cell
+                   for c in cells) / at_once
+    embedding = sum(_embedding_seconds(c, calibration, epoch_s[c.key]) for c in cells) / at_once
+    evaluation = EVALUATION_START_S + embedding + METRICS_S * len(cells)
+    report = REPORT_S + 0.5 * len(cells)
+    plan["estimate"] = {
+        "source": "given --seconds-per-epoch" if seconds_per_epoch is not None else "measured on this machine",
+        "seconds_per_epoch": {c.key: round(epoch_s[c.key], 4) for c in cells},
+        "trial_overhead_seconds": TRIAL_OVERHEAD_S,
+        "training_seconds": round(training, 1),
+        "evaluation_seconds": round(evaluation, 1),
+        "report_seconds": round(report, 1),
+        "wall_seconds": round(training + evaluation + report, 1),
+    }
     return plan
+
+
+def _embedding_seconds(cell: Cell, calibration: dict | None, epoch_seconds: float) -> float:
+    """Embedding every sample, plus each test sample once per proper subset of its modalities."""
+    if calibration is None:
+        return 0.5 * epoch_seconds  # a forward pass over the data, without measurements: a rough half epoch
+    measured = calibration[cell.key]
+    subsets = 2 ** round(measured["modalities"]) - 2
+    return measured["forward_seconds_per_sample"] * (measured["samples"] + measured["test_samples"] * subsets)
 
 
 def plan_text(plan: dict) -> str:
@@ -90,8 +116,15 @@ def plan_text(plan: dict) -> str:
         lines.append("search: " + ", ".join(f"{p} {d['kind']}" for p, d in plan["search_space"].items()))
     if "estimate" in plan:
         estimate = plan["estimate"]
-        lines.append(f"estimate: ~{estimate['wall_seconds'] / 60:.1f} min wall at {estimate['seconds_per_epoch']:g} s "
-                     f"per epoch (+{estimate['trial_overhead_seconds']:g} s per trial)")
+        per_epoch = estimate["seconds_per_epoch"].values()
+        minutes = {part: f"{estimate[part + '_seconds'] / 60:.1f} min" for part in
+                   ("wall", "training", "evaluation", "report")}
+        lines.append(f"estimate: ~{minutes['wall']} wall = training {minutes['training']} ({min(per_epoch):.3g}-"
+                     f"{max(per_epoch):.3g} s per epoch, {estimate['source']}; "
+                     f"+{estimate['trial_overhead_seconds']:g} s per trial) + evaluation {minutes['evaluation']} "
+                     f"+ report {minutes['report']}")
+    if "no_estimate" in plan:
+        lines.append(f"estimate: none ({plan['no_estimate']})")
     lines.append("cells:")
     lines += [f"  {cell['key']}" for cell in plan["cells"]]
     return "\n".join(lines)

@@ -17,7 +17,7 @@ from mca_platform.train.ray_train import ensure_ray
 
 
 def run_tune(sweep: SweepFile, cells: list[Cell], context: SweepContext, record: SweepDir, at_once: int,
-             max_epochs: dict[str, int], lock: DriverLock, trainable=run_trial) -> list[dict]:
+             max_epochs: dict[str, int], lock: DriverLock, trainable=run_trial, quiet: bool = False) -> list[dict]:
     """Run or resume the sweep's Tune experiment; returns the trial table (one entry per trial Tune knows)."""
     if remote_address():  # already connected and checked by the driver (cluster.connect)
         ensure_ray(log_to_driver=False)
@@ -37,7 +37,7 @@ def run_tune(sweep: SweepFile, cells: list[Cell], context: SweepContext, record:
                                 str(record.optuna_journal))
         callbacks = [
             RecordTrials(str(record.path), context.tracking_uri, context.experiment_id, scheduler),
-            Progress(record.name, [c.key for c in cells], sweep.sweep.trials_per_cell, at_once),
+            Progress(record.name, [c.key for c in cells], sweep.sweep.trials_per_cell, at_once, max_epochs, quiet),
         ]
         tuner = tune.Tuner(
             wrapped,

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from mca_platform.errors import run_cli
 
@@ -22,9 +23,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from mca_platform.config import load_config
+    from mca_platform.train.ray_console import quiet_ray_console
     from mca_platform.train.run import RunFailed, run_training
 
     config = load_config(args.config, args.overrides)
+    quiet_ray_console(Path(config.train.storage_path).resolve() / "ray.log")
     try:
         summary = run_training(config)
     except RunFailed as failure:
