@@ -29,7 +29,7 @@ SETTING = ["dataset", "sparsity", "arch", "seed"]
 FIELDS = [
     *SETTING, "policy", "metric", "mode", "trial_id", "epoch", "value", "train_loss", "common_value",
     "previous_epoch", "previous_value", "next_epoch", "next_value", "last_epoch", "last_value",
-    "n_trials", "n_epochs", "reason",
+    "n_trials", "n_epochs", "reason", "cap", "at_cap",
 ]
 
 
@@ -169,6 +169,10 @@ def select_from_record(record: SweepDir) -> list[dict]:
     pd.DataFrame(rows, columns=[*SETTING, "trial_id", "epoch", "train_loss", "val_loss"]).to_csv(
         record.evaluation / "epochs.csv", index=False)
     selection = select_epochs(rows, policy=policy) if rows else []
+    caps = {t["trial_id"]: (t.get("config") or {}).get("train", {}).get("epochs") for t in record.trials()}
+    for entry in selection:  # a setting selected at its cap was still improving: it may be undertrained
+        entry["cap"] = caps.get(entry.get("trial_id"))
+        entry["at_cap"] = entry["cap"] is not None and entry.get("epoch") == entry["cap"]
     record.write_selection(policy, as_json_records(selection))
     return selection
 

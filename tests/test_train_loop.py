@@ -126,3 +126,31 @@ def test_two_gloo_ranks_match_one_process(prepared_tcga, tmp_path):
     ddp = torch.load(out, weights_only=False)[0]
     assert ddp["train_samples"] >= single.rows[0]["train_samples"]  # the sampler pads to equal shares
     assert ddp["val_loss"] == pytest.approx(single.rows[0]["val_loss"], rel=2e-3)
+
+
+def test_the_plateau_rule_stops_training_and_says_why():
+    from mca_platform.config.train import PlateauStop
+    from mca_platform.train.loop import Plateau
+
+    plateau = Plateau(PlateauStop(patience=2, min_delta=0.1))
+    reasons = [plateau.update(value, epoch) for epoch, value in enumerate([3.0, 2.5, 2.45, 2.44, 1.0], 1)]
+    assert reasons[:3] == [None, None, None] and reasons[3].startswith("plateau: no val_loss improvement >= 0.1")
+    resumed = Plateau(PlateauStop(patience=2, min_delta=0.1))
+    resumed.restore(Plateau(PlateauStop(patience=2)).state() | {"best": 2.5, "since": 1})
+    assert resumed.update(2.45, 3) is not None, "the count survives a resume from a checkpoint"
+    assert Plateau(None).update(float("nan"), 1) is None, "without a rule: always the cap"
+
+
+def test_fit_stops_at_the_plateau_and_records_it(prepared_tcga, tmp_path):
+    from mca_platform.record import EPOCHS_FILE, read_epochs
+
+    report = Recorder(tmp_path)
+    config = run_config(prepared_tcga, epochs=5, stop={"patience": 1, "min_delta": 100.0})  # no epoch gains 100
+    fit(RunSpec(config, str(prepared_tcga.root), trial_dir=str(tmp_path / "trial")), report)
+    assert [row["epoch"] for row in report.rows] == [1, 2], "epoch 1 improves on nothing-yet, epoch 2 stops"
+    assert report.rows[0]["stop"] is None and report.rows[1]["stop"].startswith("plateau: no val_loss improvement")
+    recorded = read_epochs(tmp_path / "trial" / EPOCHS_FILE)
+    assert [row["epoch"] for row in recorded] == [1, 2] and recorded[-1]["stop"] == report.rows[1]["stop"]
+    capped = Recorder(tmp_path / "capped")
+    fit(RunSpec(run_config(prepared_tcga, epochs=1), str(prepared_tcga.root)), capped)
+    assert capped.rows[-1]["stop"] == "cap"

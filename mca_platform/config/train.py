@@ -9,10 +9,19 @@ from pydantic import Field
 from mca_platform.config.base import Strict
 
 
+class PlateauStop(Strict):
+    """Train to the plateau: stop once validation loss has not improved by `min_delta` for `patience` epochs
+    (`train.epochs` stays the cap)."""
+
+    patience: int = Field(3, ge=1, description="epochs without an improvement before stopping")
+    min_delta: float = Field(0.0, ge=0.0, allow_inf_nan=False, description="smaller improvements do not count")
+
+
 class TrainConfig(Strict):
     """AdamW with linear warmup then cosine decay, clipped gradients, a global batch split over workers."""
 
-    epochs: int = Field(4, ge=1)
+    epochs: int = Field(4, ge=1, description="the most epochs a run trains (with `stop`, the cap)")
+    stop: PlateauStop | None = Field(None, description="stop at the validation plateau; none: always the cap")
     global_batch_size: int = Field(32, ge=2)
     lr: float = Field(1e-4, gt=0.0)
     weight_decay: float = Field(0.01, ge=0.0)

@@ -68,6 +68,7 @@ def trial_entry(record: SweepDir, trial_id: str, tune_config: dict, status: str,
         "index": index,
         "params": tune_config.get("params") or {}, "status": status, "reason": reason,
         "epochs": last_result.get("epoch"), "best_val_loss": finite_or_none(last_result.get("best_val_loss")),
+        "stop": last_result.get("stop"),
         "config": started.get("config"),
     }
 
@@ -88,9 +89,10 @@ class Progress(Callback):
     """A compact live view: cells done / running / pending, best value per cell, elapsed and remaining time."""
 
     def __init__(self, sweep_name: str, cell_keys: list[str], trials_per_cell: int, concurrency: int,
-                 every_s: float = 15.0):
+                 max_epochs: dict[str, int] | None = None, quiet: bool = False, every_s: float = 15.0):
         self.sweep_name, self.cell_keys = sweep_name, cell_keys
         self.trials_per_cell, self.concurrency, self.every_s = trials_per_cell, concurrency, every_s
+        self.max_epochs, self.quiet = max_epochs or {}, quiet
         self.started = time.time()
         self.last_print = 0.0
         self.state: dict[str, dict] = {}  # trial id -> {cell, status, best, epoch, started, ended}
@@ -111,6 +113,11 @@ class Progress(Callback):
         best = result.get("best_val_loss")
         if best is not None and math.isfinite(best):
             entry["best"] = best
+        cell = Cell(**trial.config["cell"])
+        value = result.get("val_loss")
+        shown = f"{value:.4f}" if isinstance(value, (int, float)) and math.isfinite(value) else "-"
+        self._live(f"  {cell.key}/t{trial.config.get('index', 1)}: epoch {entry['epoch']}/"
+                   f"{self.max_epochs.get(cell.dataset, '?')}  val_loss {shown}")
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         self._finish(trial, "done")
@@ -122,7 +129,8 @@ class Progress(Callback):
         entry = self._entry(trial)
         entry["status"], entry["ended"] = status, time.time()
         best = "-" if entry["best"] is None else f"{entry['best']:.4f}"
-        self._print(f"  {'✓' if status == 'done' else '✗'} {entry['cell']:<32} trial {trial.trial_id}  "
+        slot = f"{entry['cell']}/t{trial.config.get('index', 1)}"
+        self._print(f"  {'✓' if status == 'done' else '✗'} {slot:<34} trial {trial.trial_id}  "
                     f"best val_loss {best}  ({entry['epoch']} epochs, {entry['ended'] - entry['started']:.0f} s)")
         self.last_print = 0.0
 
@@ -167,9 +175,19 @@ class Progress(Callback):
                 cell["best"] = entry["best"]
         return cells
 
-    @staticmethod
-    def _print(text: str) -> None:
-        print(text, file=sys.stdout, flush=True)
+    def _print(self, text: str) -> None:
+        if not self.quiet:
+            end = "\x1b[K\n" if sys.stdout.isatty() else "\n"  # clear what is left of a live line
+            print("\r" + text if sys.stdout.isatty() else text, end=end, file=sys.stdout, flush=True)
+
+    def _live(self, text: str) -> None:
+        """One line per event on a file or pipe; on a terminal, one line rewritten in place."""
+        if self.quiet:
+            return
+        if sys.stdout.isatty():
+            print("\r" + text[:150] + "\x1b[K", end="", file=sys.stdout, flush=True)
+        else:
+            print(text, file=sys.stdout, flush=True)
 
 
 def _clock(seconds: float) -> str:

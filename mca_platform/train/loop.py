@@ -71,10 +71,11 @@ def fit(spec: RunSpec, report: Report, resume_from: Path | None = None, device: 
     optimizer = build_optimizer(model, config.train)
     total_steps = config.train.epochs * len(train_loader)
     scheduler = warmup_cosine(optimizer, config.train.warmup_steps, total_steps)
-    start_epoch, best_val_loss = 0, math.inf
+    start_epoch, best_val_loss, plateau = 0, math.inf, Plateau(config.train.stop)
     if resume_from is not None:
         state = load_checkpoint(resume_from, model, optimizer, scheduler)
         start_epoch, best_val_loss = int(state["epoch"]), float(state.get("best_val_loss", math.inf))
+        plateau.restore(state.get("plateau", {}))
         if tracker:
             tracker.set_tags({"mca.resumed_from_epoch": start_epoch})
     trained = _wrap(model, world, device)
@@ -95,20 +96,49 @@ def fit(spec: RunSpec, report: Report, resume_from: Path | None = None, device: 
         val_stats = _evaluate(model, validation, data, terms, config, autocast, device)
         if math.isfinite(val_stats["val_loss"]):
             best_val_loss = min(best_val_loss, val_stats["val_loss"])
+        stop = plateau.update(val_stats["val_loss"], epoch)
         metrics = {"epoch": epoch, **train_stats, **val_stats, "best_val_loss": best_val_loss,
                    "temperature": float(torch.exp(-model.logit_scale.detach().clamp(
-                       0.0, math.log(config.model.loss.logit_scale_max))))}
+                       0.0, math.log(config.model.loss.logit_scale_max)))),
+                   "stop": stop or ("cap" if epoch == config.train.epochs else None)}
         if rank == 0 and spec.trial_dir:  # before the report: a kill in between re-runs this epoch, last row wins
             append_epoch(Path(spec.trial_dir) / EPOCHS_FILE, headline(metrics))
         with tempfile.TemporaryDirectory(prefix="mca_ckpt_") as scratch:
             checkpoint = None
             if rank == 0:
                 checkpoint = save_checkpoint(Path(scratch), model, optimizer, scheduler, epoch,
-                                             extra={"best_val_loss": best_val_loss})
+                                             extra={"best_val_loss": best_val_loss, "plateau": plateau.state()})
             report(headline(metrics), checkpoint)
         if tracker:
             tracker.log_metrics(metrics, step=epoch)
+        if stop:
+            break
     return metrics
+
+
+class Plateau:
+    """The stop rule of `train.stop`: epochs since validation loss last improved by at least min_delta."""
+
+    def __init__(self, rule):
+        self.rule, self.best, self.since = rule, math.inf, 0
+
+    def update(self, value: float, epoch: int) -> str | None:
+        """Count this epoch; the stop reason once the plateau lasted `patience` epochs, else None."""
+        if self.rule is None:
+            return None
+        if math.isfinite(value) and value < self.best - self.rule.min_delta:
+            self.best, self.since = value, 0
+        else:
+            self.since += 1
+        if self.since >= self.rule.patience:
+            return f"plateau: no val_loss improvement >= {self.rule.min_delta:g} in {self.since} epochs"
+        return None
+
+    def state(self) -> dict:
+        return {"best": self.best, "since": self.since}
+
+    def restore(self, state: dict) -> None:
+        self.best, self.since = float(state.get("best", math.inf)), int(state.get("since", 0))
 
 
 def headline(metrics: dict) -> dict:
