@@ -7,10 +7,11 @@ metric (val_loss; train_loss is carried along when present). A setting is one (d
   = lowest for mode `min`, highest for `max`); ties go to the earlier epoch, then the lower trial id; non-finite
   values never win. A setting with no finite value gets a record with epoch None and a `reason`.
 - `common_epoch` (the paper's practice, as evaluation.md specifies): one epoch per group, a group being
-  (dataset, arch), shared by all its sparsities and seeds. Each setting in the group contributes its best trial, the trial that
-  `per_setting` selects; an epoch is eligible when every setting's best trial has a finite value at it; the
-  chosen epoch has the best mean of those values over the group's settings (ties: earlier). Each setting's
-  record then holds that epoch, its best trial and its value there, and `common_value` the mean.
+  (dataset, arch), shared by all its sparsities and seeds. Each setting in the group contributes its best
+  trial, the trial that `per_setting` selects; an epoch is eligible when every setting's best trial has a
+  finite value at it; the chosen epoch has the best mean of those values over the group's settings (ties:
+  earlier). Each setting's record then holds that epoch, its best trial and its value there, and
+  `common_value` the mean.
 
 Every record carries the metric curve around the choice within the selected trial: the previous and next
 recorded epochs and the last one, with their values (None where absent).
