@@ -36,15 +36,16 @@ def t_interval(values, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray
 
 
 def t_test_p(differences) -> np.ndarray:
-    """Two-sided one-sample t-test p values of mean 0 over the last axis (n >= 2); 0 for a constant non-zero
-    difference, 1 for a constant zero."""
+    """Two-sided one-sample t-test p values of mean 0 over the last axis (n >= 2). Where every difference is the
+    same (SD 0, e.g. integer ranks) the t statistic is undefined: a constant non-zero difference gets the exact
+    sign-flip p value 2 / 2^n (never 0: with 2 seeds it is 0.5), a constant zero gets 1."""
     differences = np.asarray(differences, dtype=np.float64)
     n = differences.shape[-1]
     mean, sd = differences.mean(axis=-1), differences.std(axis=-1, ddof=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         statistic = np.abs(mean) / (sd / math.sqrt(n))
     p = 2 * student_t.sf(statistic, n - 1)
-    return np.where(sd > 0, p, np.where(mean != 0, 0.0, 1.0))
+    return np.where(sd > 0, p, np.where(mean != 0, 2.0 * 0.5**n, 1.0))
 
 
 def mean_interval(values: Sequence[float], confidence: float = 0.95) -> dict[str, float | int | None]:

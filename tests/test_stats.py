@@ -63,7 +63,9 @@ def test_paired_difference_degenerate_cases():
     assert (one["mean"], one["low"], one["p"], one["dz"], one["n"]) == (0.75, None, None, None, 1)
     constant = paired_difference({0: 2.0, 1: 3.0}, {0: 1.0, 1: 2.0})
     assert constant["low"] == constant["high"] == constant["mean"] == 1.0
-    assert constant["p"] == 0.0 and constant["dz"] is None
+    assert constant["p"] == 0.5 and constant["dz"] is None  # exact sign-flip p: 2 of 2^2 sign patterns
+    ten = paired_difference(dict(enumerate([3.0] * 10)), dict(enumerate([1.0] * 10)))
+    assert ten["p"] == pytest.approx(2 / 2**10)
     assert paired_difference({0: 1.0, 1: 2.0}, {0: 1.0, 1: 2.0})["p"] == 1.0
     assert paired_difference({0: float("nan")}, {0: 1.0})["mean"] is None
     with pytest.raises(ValueError, match="interval 'percentile'"):
