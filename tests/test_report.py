@@ -335,7 +335,8 @@ def test_split_and_flags_are_reported(tmp_path):
     (sweep / "sweep.yaml").write_text(text)
     metrics = pd.read_csv(sweep / "evaluation" / "metrics.csv")
     flag = pd.Series([7 if i == 3 else 0 for i in range(len(metrics))], name="flags.non_finite_embeddings")
-    metrics = pd.concat([metrics, flag], axis=1)
+    tie_rate = pd.Series(0.01, index=metrics.index, name="retrieval.mean.tie_rate")
+    metrics = pd.concat([metrics, flag, tie_rate], axis=1)
     metrics.to_csv(sweep / "evaluation" / "metrics.csv", index=False)
     index = build_report(sweep, tmp_path / "d", formats=("png",), log_to_mlflow=False)
     page = index.read_text()
@@ -343,5 +344,7 @@ def test_split_and_flags_are_reported(tmp_path):
     flags = pd.read_csv(index.parent / "tables" / "flags.csv")
     assert len(flags) == 1 and flags["flags"].iloc[0] == "non_finite_embeddings=7"
     assert "non_finite_embeddings=7" in page
+    differences = pd.read_csv(index.parent / "tables" / "differences.csv")
+    assert not differences["metric"].str.endswith(".tie_rate").any()  # a diagnostic, not in the family
     statistics = pd.read_csv(index.parent / "tables" / "statistics.csv")
     assert not statistics["metric"].str.startswith("flags.").any()  # a flag is not a metric

@@ -4,7 +4,8 @@
   (`stats.mean_interval`; non-finite seeds are counted in n_nonfinite, not averaged in).
 - `differences`: per (dataset, sparsity, metric, arch) the paired difference arch - baseline (the `evaluation`
   section's `baseline`, MMA by default) over seeds: t interval, paired t-test p value, Holm or BH adjusted p over
-  the declared family, `significant`, effect size dz and n (`stats.compare`); the raw-feature probe has none.
+  the declared family, `significant`, effect size dz and n (`stats.compare`); the raw-feature probe and the
+  diagnostics (retrieval tie rates) are not compared, so they do not enlarge the family.
 - `headline`: the first screen's compact table, one row per (dataset, sparsity, arch), a few headline metrics.
 - `flags`: the settings the evaluation flagged (non-finite embeddings, short fixed gallery, ...), if any.
 - `summary`: the main table, one row per (dataset, sparsity, arch): seeds, selected epoch(s), the sparsity card's
@@ -32,6 +33,7 @@ HEADLINE_LABELS = {"probe.macro_aupr": "macro AUPR", "probe.pearson_r": "Pearson
                    "R@1, fixed gallery", "retrieval.mean.median_rank": "median rank", "alignment.mean":
                    "alignment", "uniformity.fusion": "fusion uniformity"}
 NOT_METRICS = ("flags.",)
+DIAGNOSTICS = (".tie_rate",)  # shown per architecture, but not outcomes: kept out of the family of comparisons
 NOT_METRIC_SUFFIXES = (".gallery_size",)
 ID_COLUMNS = {"dataset", "sparsity", "arch", "seed", "trial_id", "selected_epoch", "n_test", "n_no_modality"}
 NO_DIFFERENCE_GROUPS = ("probe_raw.",)
@@ -72,7 +74,7 @@ def differences(frame: pd.DataFrame, metrics: list[str], evaluation=None) -> pd.
     from mca_platform.config import EvaluationConfig
 
     config = evaluation or EvaluationConfig()
-    compared = [m for m in metrics if not m.startswith(NO_DIFFERENCE_GROUPS)]
+    compared = [m for m in metrics if not m.startswith(NO_DIFFERENCE_GROUPS) and not m.endswith(DIAGNOSTICS)]
     return compare(frame, compared, baseline=config.baseline, correction=config.correction, alpha=config.alpha,
                    family=config.family, confidence=config.confidence, interval=config.interval,
                    n_resamples=config.bootstrap_samples)
