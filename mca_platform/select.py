@@ -6,11 +6,12 @@ metric (val_loss; train_loss is carried along when present). A setting is one (d
 - `per_setting`: for each setting, the (trial, epoch) with the best metric over all its trials' epochs ("best"
   = lowest for mode `min`, highest for `max`); ties go to the earlier epoch, then the lower trial id; non-finite
   values never win. A setting with no finite value gets a record with epoch None and a `reason`.
-- `common_epoch` (the paper's practice): one epoch per group, a group being (dataset, arch, seed) (or
-  (dataset, arch) with by_seed=False). Each setting in the group contributes its best trial, the trial that
-  `per_setting` selects; an epoch is eligible when every setting's best trial has a finite value at it; the
-  chosen epoch has the best mean of those values over the group's settings (ties: earlier). Each setting's
-  record then holds that epoch, its best trial and its value there, and `common_value` the mean.
+- `common_epoch` (the paper's practice, as evaluation.md specifies): one epoch per group, a group being
+  (dataset, arch), shared by all its sparsities and seeds. Each setting in the group contributes its best
+  trial, the trial that `per_setting` selects; an epoch is eligible when every setting's best trial has a
+  finite value at it; the chosen epoch has the best mean of those values over the group's settings (ties:
+  earlier). Each setting's record then holds that epoch, its best trial and its value there, and
+  `common_value` the mean.
 
 Every record carries the metric curve around the choice within the selected trial: the previous and next
 recorded epochs and the last one, with their values (None where absent).
@@ -106,11 +107,10 @@ def per_setting(frame: pd.DataFrame, metric: str, mode: str) -> list[dict]:
     return records
 
 
-def common_epoch(frame: pd.DataFrame, metric: str, mode: str, by_seed: bool) -> list[dict]:
-    """Policy `common_epoch`: one epoch per (dataset, arch[, seed]) over all the group's settings."""
+def common_epoch(frame: pd.DataFrame, metric: str, mode: str) -> list[dict]:
+    """Policy `common_epoch`: one epoch per (dataset, arch) over all the group's settings (sparsities, seeds)."""
     sign, records = sign_of(mode), []
-    group_by = ["dataset", "arch", "seed"] if by_seed else ["dataset", "arch"]
-    for _, group in frame.groupby(group_by, sort=True, dropna=False):
+    for _, group in frame.groupby(["dataset", "arch"], sort=True, dropna=False):
         settings = list(group.groupby(SETTING, sort=True, dropna=False))
         curves, trials = [], []  # per setting: its best trial's finite metric by epoch
         for _, setting in settings:
@@ -135,7 +135,7 @@ def common_epoch(frame: pd.DataFrame, metric: str, mode: str, by_seed: bool) -> 
 
 
 def select_epochs(
-    rows, policy: str = "per_setting", metric: str = "val_loss", mode: str = "min", by_seed: bool = True
+    rows, policy: str = "per_setting", metric: str = "val_loss", mode: str = "min"
 ) -> list[dict]:
     """One record per (dataset, sparsity, arch, seed), sorted by that key (see the module docstring)."""
     frame = as_frame(rows, metric)
@@ -144,7 +144,7 @@ def select_epochs(
         case "per_setting":
             return per_setting(frame, metric, mode)
         case "common_epoch":
-            return common_epoch(frame, metric, mode, by_seed)
+            return common_epoch(frame, metric, mode)
         case _:
             raise ValueError(f"unknown selection policy {policy!r} (expected 'per_setting' or 'common_epoch')")
 

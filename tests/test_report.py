@@ -59,14 +59,15 @@ def test_all_files_exist(report):
     sweep, index, _ = report
     out = index.parent
     assert index == sweep.parent / "dashboards" / "demo" / "index.html"
-    figures = {"fig3_loss", "fig4_geometry", "fig5_retrieval", "fig5_retrieval_fixed", "fig6_probe", "fig_subsets",
+    figures = {"fig1_headline_tcga", "fig1_headline_mosei",
+               "fig3_loss", "fig4_geometry", "fig5_retrieval", "fig5_retrieval_fixed", "fig6_probe", "fig_subsets",
                *(f"fig9_{g}_{d}" for g in ("uniformity", "alignment") for d in DATASETS)}
     for name in figures:
         for fmt in ("png", "svg"):
             path = out / "figures" / f"{name}.{fmt}"
             assert path.is_file() and path.stat().st_size > 1000, path
     assert (out / "figures" / "fig4_geometry.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    for table in ("summary", "statistics", "differences", "selection", "cards"):
+    for table in ("headline", "summary", "statistics", "differences", "flags", "selection", "cards"):
         assert (out / "tables" / f"{table}.csv").is_file() and (out / "tables" / f"{table}.md").is_file()
 
 
@@ -107,14 +108,16 @@ def test_statistics_match_stats_module(report):
         index=["sparsity", "seed"], columns="arch", values="alignment.mean")
     direct = (by_arch["mca"] - by_arch["mma"]).groupby(level="sparsity").mean()
     assert np.allclose(at.set_index("sparsity")["mean"].sort_index(), direct.sort_index())
-    assert (at["n_pairs"] == 2).all() and at["low"].le(at["mean"]).all() and at["high"].ge(at["mean"]).all()
+    assert (at["n"] == 2).all() and at["low"].le(at["mean"]).all() and at["high"].ge(at["mean"]).all()
+    assert set(at["arch"]) == {"mca"} and set(at["baseline"]) == {"mma"} and at["few_seeds"].all()
+    assert at["p_adjusted"].ge(at["p"]).all() and np.isfinite(at["dz"]).all()
 
 
 def test_html_references_only_existing_files(report):
     sweep, index, _ = report
     page = index.read_text()
     links = links_of(index)
-    assert len(links.images) == 10
+    assert len(links.images) == 12
     local = [h for h in links.images + links.hrefs if not h.startswith(("http://", "https://", "#"))]
     assert local, "the page links its tables and figures"
     for target in local:
@@ -248,3 +251,97 @@ def test_a_single_setting_sweep_still_reports(tmp_path):
     epochs[keep].to_csv(directory / "evaluation" / "epochs.csv", index=False)
     page = build_report(directory, tmp_path / "dashboards", formats=("png",), log_to_mlflow=False)
     assert page.is_file()
+
+
+def headline_cells(page: str, dataset: str) -> list[str]:
+    """The cells of one dataset's headline table on the page."""
+    import re
+
+    section = re.search(rf"<section class='headline' id='headline-{dataset}'>(.*?)</section>", page, re.S)
+    assert section, f"no headline section for {dataset}"
+    assert f"fig1_headline_{dataset}.png" in section.group(1)
+    table = re.search(r"<table class='headline'>(.*?)</table>", section.group(1), re.S)
+    assert table, f"no headline table for {dataset}"
+    return re.findall(r"<td[^>]*>(.*?)</td>", table.group(1), re.S)
+
+
+def test_first_screen_has_a_headline_figure_and_table_per_dataset_and_warns_below_five_seeds(report):
+    _, index, _ = report
+    page = index.read_text()
+    first = page.index("<nav>")  # everything before the navigation is the first screen
+    for dataset in DATASETS:
+        assert page.index(f"id='headline-{dataset}'") < first
+        assert len(headline_cells(page, dataset)) == len(SPARSITY) * len(ARCHES) * (3 + 4)
+    assert "Only 2 seeds" in page[:first] and "n = 2 seeds" in page[:first]
+    assert "random by sample" in page[:first] and "Holm" in page[:first]
+    headline = pd.read_csv(index.parent / "tables" / "headline.csv")
+    assert len(headline) == len(DATASETS) * len(SPARSITY) * len(ARCHES) and (headline["n"] == 2).all()
+
+
+@pytest.fixture(scope="module")
+def ten_seeds(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ten")
+    sweep = fabricate_sweep(root, name="ten", seeds=tuple(range(10)))
+    return sweep, build_report(sweep, root / "dashboards", formats=("png",), log_to_mlflow=False)
+
+
+def test_page_marks_exactly_the_corrected_significant_differences(ten_seeds):
+    _, index = ten_seeds
+    page = index.read_text()
+    differences = pd.read_csv(index.parent / "tables" / "differences.csv")
+    assert differences["significant"].any() and not differences["significant"].all()
+    assert (differences["significant"] == (differences["p_adjusted"] <= 0.05)).all()
+    headline = pd.read_csv(index.parent / "tables" / "headline.csv")
+    for dataset in DATASETS:
+        cells = headline_cells(page, dataset)
+        of = headline[headline["dataset"] == dataset].dropna(axis=1, how="all")
+        metrics = [c for c in of.columns if c not in ("dataset", "sparsity", "arch", "n")]
+        significant = differences[(differences["dataset"] == dataset) & differences["metric"].isin(metrics)]
+        assert sum("\u2605" in c for c in cells) == int(significant["significant"].sum())
+    assert "class='warn'" not in page[:page.index("<nav>")]  # 10 seeds: no warning
+    marked = differences[differences["significant"]]
+    interval_only = differences[~differences["significant"] & ((differences["low"] > 0) | (differences["high"] < 0))]
+    assert len(marked) == page.count("class='sig' title=")  # the differences tables star only those
+    assert len(interval_only) > 0  # some intervals exclude zero without surviving the correction: not marked
+
+
+def test_evaluation_section_chooses_correction_baseline_and_family(tmp_path):
+    sweep = fabricate_sweep(tmp_path, seeds=(0, 1, 2))
+    metrics = pd.read_csv(sweep / "evaluation" / "metrics.csv")
+    third = metrics[metrics["arch"] == "mca"].assign(arch="dense")
+    pd.concat([metrics, third]).to_csv(sweep / "evaluation" / "metrics.csv", index=False)
+    text = (sweep / "sweep.yaml").read_text()
+    (sweep / "sweep.yaml").write_text(text + "evaluation: {correction: bh, family: dataset, baseline: mma}\n")
+    index = build_report(sweep, tmp_path / "d", formats=("png",), log_to_mlflow=False)
+    differences = pd.read_csv(index.parent / "tables" / "differences.csv")
+    assert set(differences["arch"]) == {"mca", "dense"} and set(differences["baseline"]) == {"mma"}
+    from mca_platform.stats import adjust
+
+    tcga = differences[differences["dataset"] == "tcga"]
+    assert np.allclose(tcga["p_adjusted"].dropna(), adjust(tcga["p"], "bh")[tcga["p"].notna().to_numpy()])
+    assert "Benjamini-Hochberg" in index.read_text() and "DENSE" in index.read_text()
+    (sweep / "sweep.yaml").write_text(text + "evaluation: {correction: bonferroni}\n")
+    with pytest.raises(UserError, match="sweep.yaml: evaluation"):
+        build_report(sweep, tmp_path / "d", formats=("png",), log_to_mlflow=False)
+
+
+def test_split_and_flags_are_reported(tmp_path):
+    sweep = fabricate_sweep(tmp_path)
+    text = (sweep / "sweep.yaml").read_text().replace(
+        "{kind: tcga, name: tcga,", "{kind: tcga, name: tcga, split: {mode: by_group},")
+    (sweep / "sweep.yaml").write_text(text)
+    metrics = pd.read_csv(sweep / "evaluation" / "metrics.csv")
+    flag = pd.Series([7 if i == 3 else 0 for i in range(len(metrics))], name="flags.non_finite_embeddings")
+    tie_rate = pd.Series(0.01, index=metrics.index, name="retrieval.mean.tie_rate")
+    metrics = pd.concat([metrics, flag, tie_rate], axis=1)
+    metrics.to_csv(sweep / "evaluation" / "metrics.csv", index=False)
+    index = build_report(sweep, tmp_path / "d", formats=("png",), log_to_mlflow=False)
+    page = index.read_text()
+    assert "tcga: by group" in page and "mosei: random by sample" in page
+    flags = pd.read_csv(index.parent / "tables" / "flags.csv")
+    assert len(flags) == 1 and flags["flags"].iloc[0] == "non_finite_embeddings=7"
+    assert "non_finite_embeddings=7" in page
+    differences = pd.read_csv(index.parent / "tables" / "differences.csv")
+    assert not differences["metric"].str.endswith(".tie_rate").any()  # a diagnostic, not in the family
+    statistics = pd.read_csv(index.parent / "tables" / "statistics.csv")
+    assert not statistics["metric"].str.startswith("flags.").any()  # a flag is not a metric

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from mca_platform.metrics.retrieval import (
     fixed_gallery_summary,
+    ranks_and_ties,
     recall_summary,
     retrieval_metrics,
     retrieval_ranks,
@@ -171,3 +172,30 @@ def test_pooled_cdf_matches_scipy_hypergeometric():
     ranks = np.random.default_rng(8).integers(0, 300, 60)
     expected = np.mean([hypergeom.cdf(np.arange(40), 299, r, 39) for r in ranks], axis=0)
     np.testing.assert_allclose(pooled_fixed_rank_cdf(ranks, 300, 40, chunk_size=7), expected, atol=1e-12)
+
+
+def test_ties_are_counted_and_a_collapsed_space_is_flagged():
+    rng = np.random.default_rng(9)
+    gallery = rng.normal(size=(30, 8))
+    gallery[5] = gallery[3]  # one exact duplicate of query 0's true match
+    ranks, ties = ranks_and_ties(gallery[[3, 7]], gallery, [3, 7])
+    assert ranks.tolist() == [0, 0] and ties.tolist() == [1, 0]  # the paper's rule: the tie is in the query's favour
+    fusion = np.ones((20, 4))  # a fully collapsed space: every fusion embedding the same
+    present = {"a": np.ones(20, dtype=bool)}
+    out = retrieval_metrics({"a": rng.normal(size=(20, 4))}, present, fusion, present["a"], fusion[:10],
+                            np.ones(10, dtype=bool))
+    assert out["r@1/a"] == 1.0  # kept, as the paper counts it ...
+    assert out["tie_rate/a"] == 1.0 and out["collapsed/a"] == 1.0 and out["collapsed/mean"] == 1.0  # ... flagged
+    spread = retrieval_metrics({"a": fusion + rng.normal(size=(20, 4))}, present, rng.normal(size=(20, 4)),
+                               present["a"], rng.normal(size=(10, 4)), np.ones(10, dtype=bool))
+    assert spread["tie_rate/a"] == 0.0 and spread["collapsed/a"] == 0.0 and spread["left_out/r@1"] == 0
+
+
+def test_a_query_set_without_queries_is_left_out_of_the_mean_and_counted():
+    rng = np.random.default_rng(10)
+    fusion = rng.normal(size=(12, 4))
+    present = {"a": np.ones(12, dtype=bool), "b": np.zeros(12, dtype=bool)}
+    out = retrieval_metrics({"a": fusion, "b": fusion}, present, fusion, present["a"], fusion[:0],
+                            np.zeros(0, dtype=bool), fixed_size=5)
+    assert out["r@1/mean"] == out["r@1/a"] == 1.0 and np.isnan(out["r@1/b"])
+    assert out["left_out/r@1"] == 1 and out["fixed_left_out/r@1"] == 1

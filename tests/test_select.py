@@ -93,10 +93,11 @@ def test_common_epoch_needs_the_epoch_at_every_sparsity():
     assert records[0]["common_value"] == pytest.approx(3.0)
 
 
-def test_common_epoch_groups_by_seed_or_not_and_reports_no_eligible_epoch():
-    rows = curve([1.0, 2.0], seed=0) + curve([3.0, 1.0], seed=1)
-    assert [r["epoch"] for r in select_epochs(rows, policy="common_epoch")] == [0, 1]
-    assert [r["epoch"] for r in select_epochs(rows, policy="common_epoch", by_seed=False)] == [1, 1]  # means 2.0, 1.5
+def test_common_epoch_is_one_epoch_per_dataset_and_arch_across_seeds_and_reports_no_eligible_epoch():
+    rows = curve([1.0, 2.0], seed=0) + curve([3.0, 1.0], seed=1) + curve([1.0, 9.0], seed=0, arch="mma")
+    records = select_epochs(rows, policy="common_epoch")
+    by_arch = {arch: {r["epoch"] for r in records if r["arch"] == arch} for arch in ("mca", "mma")}
+    assert by_arch == {"mca": {1}, "mma": {0}}  # mca: means 2.0 and 1.5 over both seeds, one epoch for both
     broken = curve([1.0, NAN]) + curve([NAN, 1.0], sparsity=0.5)
     assert all(r["epoch"] is None and r["reason"] for r in select_epochs(broken, policy="common_epoch"))
 

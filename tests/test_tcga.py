@@ -55,6 +55,7 @@ def write_tcga(root: Path, seed: int = 0, clinical: str = "clinical.xlsx") -> di
     values[4, barcodes.index(f"{PATIENTS[5]}-01A-21R-A29S-07")] = np.nan  # gene 4: NaN in a shared sample
     values[6, barcodes.index(f"{PATIENTS[7]}-01A-21R-A29S-07")] = 0.0  # gene 6: a zero
     values[8, barcodes.index(f"{LONE}-21R-A29S-07")] = np.nan  # gene 8: NaN only outside the shared samples
+    values[10, barcodes.index(f"{PATIENTS[8]}-01A-21R-A29S-07")] = 0.0  # gene 10: a zero in a test-split sample
     for s, barcode in zip([*tumour, NORMAL, LONE], [b for b in barcodes if "A00X" not in b], strict=True):
         truth["gene"][s] = values[:, barcodes.index(barcode)]
     gene_ids = [f"G{j}|{100 + j}" for j in range(29)] + ["?|100130426"]
@@ -89,6 +90,10 @@ def write_tcga(root: Path, seed: int = 0, clinical: str = "clinical.xlsx") -> di
     return {"truth": truth, "first": first_copy, "labels": labels}
 
 
+def details_of(data: PreparedData) -> dict:
+    return data.manifest["source_details"]
+
+
 def config(root: Path, **fields) -> TcgaData:
     base = {"kind": "tcga", "name": "tcga_test", "root": str(root), "files": {"clinical": "clinical.xlsx"},
             "n_genes": 10, "n_probes": 12, "standardize": False, "rows_per_block": 7}
@@ -96,13 +101,14 @@ def config(root: Path, **fields) -> TcgaData:
 
 
 def expected_selection(table: dict, keys: list[str], rows: np.ndarray, k: int, no_zero: bool, log: bool):
-    """Top-k rows by variance over `rows`, among rows with no NaN (and no zero) over `keys`; file order."""
+    """Top-k rows by variance over `rows`, among rows with no NaN (and no zero) over `rows`: the values of the
+    chosen features in file order, their indices and the number of eligible features."""
     matrix = np.stack([table[key] for key in keys])  # (n, features)
-    eligible = [j for j in range(matrix.shape[1]) if np.isfinite(matrix[:, j]).all()
-                and not (no_zero and (matrix[:, j] == 0).any())]
+    eligible = [j for j in range(matrix.shape[1]) if np.isfinite(matrix[rows, j]).all()
+                and not (no_zero and (matrix[rows, j] == 0).any())]
     transformed = np.log1p(np.maximum(matrix, 0)) if log else matrix
     ranked = sorted(eligible, key=lambda j: -transformed[rows, j].var())
-    return transformed[:, sorted(ranked[:k])]
+    return transformed[:, sorted(ranked[:k])], sorted(ranked[:k]), len(eligible)
 
 
 @pytest.mark.parametrize("clinical", ["clinical.xlsx", "clinical.tsv"])
@@ -121,9 +127,10 @@ def test_values_value_by_value(tmp_path: Path, clinical: str, select_on: str) ->
     assert [data.label.classes[c] for c in data.labels] == [made["labels"][k[:12]] for k in keys]
     rows = data.split == 0 if select_on == "train" else np.ones(len(keys), dtype=bool)
     truth = made["truth"]
+    gene, gene_chosen, gene_eligible = expected_selection(truth["gene"], keys, rows, 10, no_zero=True, log=False)
     expected = {
-        "gene": expected_selection(truth["gene"], keys, rows, 10, no_zero=True, log=False),
-        "methylation": expected_selection(truth["methylation"], keys, rows, 12, no_zero=False, log=False),
+        "gene": gene,
+        "methylation": expected_selection(truth["methylation"], keys, rows, 12, no_zero=False, log=False)[0],
         "protein": np.stack([truth["protein"][k] for k in keys]),
         "mirna": np.log1p(np.stack([truth["mirna"][k] for k in keys])),
     }
@@ -132,12 +139,20 @@ def test_values_value_by_value(tmp_path: Path, clinical: str, select_on: str) ->
         for name, matrix in expected.items():
             np.testing.assert_allclose(dataset[i]["modalities"][name], matrix[i].astype(np.float32), rtol=1e-6)
     gene_columns = data.specs[0].columns
-    assert "G4|104" not in gene_columns and "G6|106" not in gene_columns and len(gene_columns) == 10
+    assert gene_columns == tuple(f"G{j}|{100 + j}" if j < 29 else "?|100130426" for j in gene_chosen)
+    # genes 4 and 6 have a NaN / a zero in one sample: excluded when that sample is in the rows the filter sees
+    assert details_of(data)["eligible_features"]["gene"] == (28 if select_on == "train" else 27)
+    assert data.split[keys.index(f"{PATIENTS[8]}-01A")] == 2  # so the train-only filter keeps gene 10
+    for gene_index, patient in ((4, PATIENTS[5]), (6, PATIENTS[7]), (10, PATIENTS[8])):
+        seen = bool(rows[keys.index(f"{patient}-01A")])
+        assert seen == (select_on == "all" or data.split[keys.index(f"{patient}-01A")] == 0)
+        if seen:
+            assert f"G{gene_index}|{100 + gene_index}" not in gene_columns
     assert [s.width for s in data.specs] == [10, 12, 6, 5]
     assert data.specs[3].columns == ("hsa-miR-0", "hsa-miR-2", "hsa-miR-4", "hsa-miR-6", "hsa-miR-8")
     details = data.manifest["source_details"]
     assert details["tables"]["gene"]["duplicates_resolved"] == 1 and details["tables"]["gene"]["normal_dropped"] == 1
-    assert details["unlabelled_dropped"] == 1 and details["eligible_features"]["gene"] == 28
+    assert details["unlabelled_dropped"] == 1 and details["eligible_features"]["gene"] == gene_eligible
     assert card_json(data)["label"]["kind"] == "classification"
 
 
@@ -152,8 +167,9 @@ def test_duplicate_policies_and_normal_tissue(tmp_path: Path) -> None:
     np.testing.assert_allclose(data.dataset(0.0, None)[at]["modalities"]["protein"],
                                made["first"]["protein"].astype(np.float32), rtol=1e-6)
     gene_columns = data.specs[0].columns
-    assert gene_columns == tuple(f"G{j}|{100 + j}" for j in range(29) if j not in (4, 6)) + ("?|100130426",)
-    first_gene = np.delete(made["first"]["gene"], [4, 6])
+    excluded = [j for j, p in ((4, 5), (6, 7), (10, 8)) if data.split[ids.index(f"{PATIENTS[p]}-01A")] == 0]
+    assert gene_columns == tuple(f"G{j}|{100 + j}" for j in range(29) if j not in excluded) + ("?|100130426",)
+    first_gene = np.delete(made["first"]["gene"], excluded)
     np.testing.assert_allclose(data.dataset(0.0, None)[at]["modalities"]["gene"],
                                first_gene.astype(np.float32), rtol=1e-6)
     with pytest.raises(UserError, match=r"geneExp.tsv: sample TCGA-02-0003-01A appears 2 times"):

@@ -3,9 +3,9 @@
 Samples are the sample keys present in all four tables (after the duplicate policy and, by default,
 keeping tumour samples only) whose patient has a type in the clinical table; classes are the types
 present among them. Genes and probes are the `n_genes` / `n_probes` of highest variance among those with
-no NaN over the shared samples (genes: and no zero); the variance is taken over the training split
-(`select_on: train`, computed with the same split function prepare uses) or over every shared sample
-(`select_on: all`, the paper). miRNA keeps the `Corrected` rows, RPPA every protein. Standardisation
+no NaN (genes: and no zero); both the filter and the variance look at the training split only (`select_on:
+train`, computed with the same split function prepare uses; a NaN elsewhere is then a missing cell) or at
+every shared sample (`select_on: all`, the paper). miRNA keeps the `Corrected` rows, RPPA every protein. Standardisation
 (`standardize`, on by default) is fitted on the training split by prepare.
 """
 
@@ -131,7 +131,8 @@ def _shared(tables: dict[str, Samples]) -> set[str]:
 
 def _top_variance(path: Path, columns: list[int], k: int, fit: np.ndarray, rows_per_block: int,
                   no_zero: bool, log: bool) -> tuple[np.ndarray, np.ndarray, int]:
-    """The k rows of highest variance over `fit` among rows with no NaN (and no zero): (ids, (n, k), eligible).
+    """The k rows of highest variance over `fit` among rows with no NaN (and no zero) over `fit`:
+    (ids, (n, k), eligible). Samples outside `fit` (validation, test) are never looked at to choose.
 
     Streams the file in blocks, keeping only the best k rows so far; ties go to the earlier row.
     Returned features are in file order.
@@ -143,9 +144,9 @@ def _top_variance(path: Path, columns: list[int], k: int, fit: np.ndarray, rows_
     best_values = np.empty((0, n))
     first = eligible = 0
     for ids, values in row_blocks(path, "\t", columns, rows_per_block):
-        ok = np.isfinite(values).all(axis=1)
+        ok = np.isfinite(values[:, fit]).all(axis=1)
         if no_zero:
-            ok &= (values != 0).all(axis=1)
+            ok &= (values[:, fit] != 0).all(axis=1)
         at = np.flatnonzero(ok)
         eligible += len(at)
         candidates = np.log1p(np.maximum(values[at], 0.0)) if log else values[at]
@@ -162,7 +163,7 @@ def _top_variance(path: Path, columns: list[int], k: int, fit: np.ndarray, rows_
         first += len(ids)
     if not eligible:
         raise UserError(f"{path}: no row without missing values{' or zeros' if no_zero else ''} over the "
-                        f"{n} shared samples")
+                        f"{int(fit.sum())} samples it is selected on (of {n} shared)")
     order = np.argsort(best_rows)
     return best_ids[order], best_values[order].T.astype(np.float32), eligible
 

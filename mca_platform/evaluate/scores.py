@@ -4,6 +4,16 @@ Uniformity and alignment (Wang and Isola) on the test split; retrieval from test
 fusion embeddings of the train and test splits (the paper's gallery) and to a fixed-size gallery; a linear
 probe fitted on train fusion embeddings and scored on test; the modality-subset analysis. Samples with no
 modality are excluded everywhere and counted.
+
+Flags (`flags.<name>`, numbers, never metrics) say where a value needs care:
+- `non_finite_embeddings`: samples whose used embeddings hold NaN or inf; the setting is then skipped (only
+  the counts and this flag are returned) and the rest of the sweep goes on;
+- `fixed_gallery_short`: 1 when the gallery had fewer items than `fixed_gallery_size`, so the "fixed" gallery
+  is the whole, smaller gallery at this setting (`retrieval_fixed.gallery_size` says how many);
+- `modalities_left_out`: the most modalities any modality mean left out (a modality with < 2 present test
+  samples, a NaN value, or no query); 0 when every mean is over every modality;
+- `collapsed_space`: 1 when the full-gallery tie rate reaches COLLAPSED_TIE_RATE (ties count in the query's
+  favour, the paper's rule, so R@k is then meaningless); `retrieval.<m>.tie_rate` is recorded per modality.
 """
 
 from __future__ import annotations
@@ -41,6 +51,10 @@ def score_embeddings(arrays: dict[str, np.ndarray], names: list[str], label_kind
     present = {name: arrays[f"present/{name}"].astype(bool) for name in names}
     fusion_present = np.logical_or.reduce([present[name] for name in names])
     row: dict[str, float] = {"n_test": int(test.sum()), "n_no_modality": int((test & ~fusion_present).sum())}
+    bad = non_finite_samples(arrays, names, present, fusion_present, train | test, test)
+    row["flags.non_finite_embeddings"] = bad
+    if bad:
+        return row
 
     geometry = geometry_metrics({n: arrays[f"emb/{n}"][test] for n in names}, arrays["emb/fusion"][test],
                                 {n: present[n][test] for n in names})
@@ -49,7 +63,8 @@ def score_embeddings(arrays: dict[str, np.ndarray], names: list[str], label_kind
         if group in ("uniformity", "alignment", "uniformity_unnormalised", "alignment_unnormalised"):
             row[f"{group}.{name}"] = value
 
-    fixed = min(fixed_gallery_size, int(fusion_present[train].sum() + fusion_present[test].sum()))
+    gallery_size = int(fusion_present[train].sum() + fusion_present[test].sum())
+    fixed = min(fixed_gallery_size, gallery_size)
     retrieval = retrieval_metrics(
         {n: arrays[f"emb/{n}"][test] for n in names}, {n: present[n][test] for n in names},
         arrays["emb/fusion"][test], fusion_present[test], arrays["emb/fusion"][train], fusion_present[train],
@@ -59,11 +74,16 @@ def score_embeddings(arrays: dict[str, np.ndarray], names: list[str], label_kind
         metric, _, name = key.partition("/")
         group = "retrieval_fixed" if metric.startswith("fixed_") else "retrieval"
         metric = metric.removeprefix("fixed_")
-        short = {"median_rank_1based": "median_rank", "r@1": "r1", "r@5": "r5", "r@10": "r10"}.get(metric)
+        short = {"median_rank_1based": "median_rank", "r@1": "r1", "r@5": "r5", "r@10": "r10",
+                 "tie_rate": "tie_rate"}.get(metric)
         if short and name:
             row[f"{group}.{name}.{short}"] = value
     row["retrieval.gallery_size"] = retrieval["gallery_size"]
     row["retrieval_fixed.gallery_size"] = fixed
+    row["flags.fixed_gallery_short"] = int(gallery_size < fixed_gallery_size)
+    row["flags.collapsed_space"] = int(retrieval.get("collapsed/mean", 0.0) == 1.0)
+    row["flags.modalities_left_out"] = int(
+        max(v for k, v in {**geometry, **retrieval}.items() if k.startswith(("left_out", "fixed_left_out"))))
 
     labels = arrays["labels"]
     keep_train, keep_test = train & fusion_present, test & fusion_present
@@ -78,6 +98,18 @@ def score_embeddings(arrays: dict[str, np.ndarray], names: list[str], label_kind
             row[f"subset.{key.removeprefix('cosine/')}"] = value
     row["subset.mean_cosine"] = float(np.mean(sizes)) if sizes else math.nan
     return row
+
+
+def non_finite_samples(arrays, names, present, fusion_present, used, test) -> int:
+    """Samples whose embeddings that the metrics read hold a non-finite value: fusion rows of train and test
+    samples with a modality, unimodal rows of present modalities, subset rows of test samples."""
+    bad = ~np.isfinite(arrays["emb/fusion"]).all(axis=1) & used & fusion_present
+    for name in names:
+        bad |= ~np.isfinite(arrays[f"emb/{name}"]).all(axis=1) & used & present[name]
+    for key in (k for k in arrays if k.startswith("sub/")):
+        inside = np.logical_and.reduce([present[n] for n in key.removeprefix("sub/").split("+")])
+        bad |= ~np.isfinite(arrays[key]).all(axis=1) & test & inside
+    return int(bad.sum())
 
 
 def raw_features(data, level: str, rows: np.ndarray) -> np.ndarray:

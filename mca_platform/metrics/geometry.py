@@ -94,10 +94,18 @@ def geometry_metrics(
             aligned.append(out[f"alignment{suffix}/{name}"])
         out[f"uniformity{suffix}/unimodal_mean"] = finite_mean(uniform)
         out[f"alignment{suffix}/mean"] = finite_mean(aligned)
+        out[f"left_out{suffix}/uniformity_unimodal_mean"] = left_out(uniform)
+        out[f"left_out{suffix}/alignment_mean"] = left_out(aligned)
     return out
 
 
+def left_out(values: list[float]) -> int:
+    """How many values `finite_mean` leaves out (a modality with < 2 present samples, or NaN): recorded next
+    to every modality mean, so means over different sets of modalities are never compared silently."""
+    return sum(not math.isfinite(value) for value in values)
+
+
 def finite_mean(values: list[float]) -> float:
-    """Mean of the finite values; NaN when there are none."""
+    """Mean of the finite values; NaN when there are none (see `left_out`)."""
     finite = [value for value in values if math.isfinite(value)]
     return float(np.mean(finite)) if finite else math.nan

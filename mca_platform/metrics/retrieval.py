@@ -1,7 +1,10 @@
 """Retrieval from a query embedding to the fusion gallery (paper section 6, Fig. 5; evaluation.md "Retrieval").
 
 Rank (0-based) of a query = the number of gallery items whose cosine similarity to the query is strictly higher
-than that of its true match; 0 is best, ties count in the query's favour. Reported:
+than that of its true match; 0 is best, ties count in the query's favour (the paper's rule, optimistic: in a
+fully collapsed space every query has rank 0). So the ties are reported too: `tie_rate` is the fraction of
+(query, other gallery item) pairs scoring exactly the true match's score, and `collapsed` is 1 where that is
+at least COLLAPSED_TIE_RATE (the R@k there mean little). Reported:
 - `median_rank_1based`: the median over queries of rank + 1 (numpy's median: the midpoint for an even count),
   so 1 means the true match is typically first;
 - `r@k`: the fraction of queries with rank < k, i.e. the true match among the top k.
@@ -28,9 +31,10 @@ import torch
 import torch.nn.functional as F
 from scipy.special import gammaln
 
-from mca_platform.metrics.geometry import finite_mean
+from mca_platform.metrics.geometry import finite_mean, left_out
 
 KS = (1, 5, 10)
+COLLAPSED_TIE_RATE = 0.5
 
 
 def as_tensor(x, dtype: torch.dtype, name: str) -> torch.Tensor:
@@ -47,6 +51,13 @@ def retrieval_ranks(
     queries, gallery, match, chunk_size: int = 1024, dtype: torch.dtype = torch.float32
 ) -> np.ndarray:
     """(Q,) int64 0-based ranks of gallery[match[q]] for each query q; queries (Q, D), gallery (G, D), match (Q,)."""
+    return ranks_and_ties(queries, gallery, match, chunk_size, dtype)[0]
+
+
+def ranks_and_ties(
+    queries, gallery, match, chunk_size: int = 1024, dtype: torch.dtype = torch.float32
+) -> tuple[np.ndarray, np.ndarray]:
+    """`retrieval_ranks` and (Q,) int64 ties: other gallery items scoring exactly the true match's score."""
     q = F.normalize(as_tensor(queries, dtype, "queries"), dim=1)
     g = F.normalize(as_tensor(gallery, dtype, "gallery"), dim=1)
     match = torch.as_tensor(np.asarray(match), dtype=torch.long).reshape(-1)
@@ -57,14 +68,25 @@ def retrieval_ranks(
     if g.shape[0] >= 2**24:
         raise ValueError("gallery too large for exact float counting (2^24 items)")
     ranks = torch.empty(q.shape[0], dtype=torch.int64)
+    ties = torch.empty(q.shape[0], dtype=torch.int64)
     buffer = torch.empty(min(chunk_size, q.shape[0]), g.shape[0], dtype=dtype)
     with torch.inference_mode():
         for start in range(0, q.shape[0], chunk_size):
             stop = min(start + chunk_size, q.shape[0])
             scores = torch.mm(q[start:stop], g.T, out=buffer[: stop - start])  # (c, G) cosine similarities
             true = scores.gather(1, match[start:stop, None])  # (c, 1), a copy
+            ties[start:stop] = scores.eq(true).sum(1) - 1  # the true match itself is not a tie
             ranks[start:stop] = scores.gt_(true).sum(1)  # 0/1 floats: exact counts below 2^24
-    return ranks.numpy()
+    return ranks.numpy(), ties.numpy()
+
+
+def tie_summary(ties: np.ndarray, gallery_size: int) -> dict[str, float]:
+    """`tie_rate` (ties over all (query, other item) pairs) and `collapsed` (1.0 at >= COLLAPSED_TIE_RATE)."""
+    ties = np.asarray(ties)
+    if ties.size == 0 or gallery_size < 2:
+        return {"tie_rate": float("nan"), "collapsed": float("nan")}
+    rate = float(ties.sum() / (ties.size * (gallery_size - 1)))
+    return {"tie_rate": rate, "collapsed": float(rate >= COLLAPSED_TIE_RATE)}
 
 
 def recall_summary(ranks: np.ndarray, ks: Sequence[int] = KS) -> dict[str, float | int]:
@@ -155,8 +177,9 @@ def retrieval_metrics(
     one modality); train_fusion (N_train, D) with train_fusion_present (N_train,). The gallery is the train then
     the test fusion rows that are present; a query's true match is its own sample's test fusion row, so a query
     whose sample has no fusion embedding raises. Keys: `<metric>/<name>`, `<metric>/mean` (mean over query
-    sets with queries), `fixed_<metric>/...` when fixed_size is given, `n_queries/<name>`, `gallery_size`,
-    `n_excluded_no_modality/test`, `n_excluded_no_modality/train`.
+    sets with queries), `left_out/<metric>` (query sets without a value, left out of that mean), `tie_rate/...`
+    and `collapsed/...` (full gallery), `fixed_<metric>/...` when fixed_size is given, `n_queries/<name>`,
+    `gallery_size`, `n_excluded_no_modality/test`, `n_excluded_no_modality/train`.
     """
     fusion_present = np.asarray(fusion_present, dtype=bool)
     train_fusion_present = np.asarray(train_fusion_present, dtype=bool)
@@ -173,16 +196,19 @@ def retrieval_metrics(
         rows = np.asarray(query_present[name], dtype=bool)
         if np.any(test_row[rows] < 0):
             raise ValueError(f"{name}: a query's sample has no fusion embedding in the gallery")
-        ranks = retrieval_ranks(np.asarray(embedding)[rows], gallery, test_row[rows], chunk_size)
-        summaries[""][name] = recall_summary(ranks, ks)
+        ranks, ties = ranks_and_ties(np.asarray(embedding)[rows], gallery, test_row[rows], chunk_size)
+        summaries[""][name] = recall_summary(ranks, ks) | tie_summary(ties, gallery.shape[0])
         if fixed_size is not None:
             summaries["fixed_"][name] = fixed_gallery_summary(ranks, gallery.shape[0], fixed_size, ks)
         out[f"n_queries/{name}"] = int(rows.sum())
     if fixed_size is not None:
         out["fixed_gallery_size"] = int(fixed_size)
     for prefix, by_name in summaries.items():
-        for metric in ["median_rank_1based", *(f"r@{k}" for k in ks)] if by_name else []:
+        extra = ["tie_rate", "collapsed"] if not prefix else []
+        for metric in ["median_rank_1based", *(f"r@{k}" for k in ks), *extra] if by_name else []:
+            values = [summary[metric] for summary in by_name.values()]
             for name, summary in by_name.items():
                 out[f"{prefix}{metric}/{name}"] = summary[metric]
-            out[f"{prefix}{metric}/mean"] = finite_mean([summary[metric] for summary in by_name.values()])
+            out[f"{prefix}{metric}/mean"] = finite_mean(values)
+            out[f"{prefix}left_out/{metric}"] = left_out(values)
     return out

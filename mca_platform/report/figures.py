@@ -1,5 +1,8 @@
 """The report's figures, mirroring the paper's (evaluation.md, "The report"), drawn with matplotlib's Agg backend.
 
+The first screen's figures, `fig1_headline_<dataset>`, one per dataset: the headline metrics against sparsity,
+each architecture with its 95% interval across seeds, and a star above an architecture's point where its
+difference from the baseline is significant after the declared correction (Holm or BH).
 Metric figures have one row of panels per dataset, the metric against sparsity, one line per architecture
 and error bars for the 95% interval across seeds (none with a single seed):
 - fig4_geometry: fusion uniformity, mean unimodal uniformity, mean alignment (paper Fig. 4).
@@ -95,7 +98,7 @@ def draw_all(results, stats: pd.DataFrame, out_dir: Path, formats) -> list[Figur
                   rows_of(lambda d: [Panel(d, m, m.removeprefix("subset.")) for m in sorted(
                       {metric for ds, metric in available if ds == d and metric.startswith("subset.")})])))
 
-    drawn = []
+    drawn = headline_figures(results, stats, out_dir, formats)
     epochs_figure = loss_figure(results)
     if epochs_figure is not None:
         caption = ("Train (solid) and validation (dashed) loss per epoch at each sparsity, mean over seeds of the "
@@ -107,7 +110,42 @@ def draw_all(results, stats: pd.DataFrame, out_dir: Path, formats) -> list[Figur
     return drawn
 
 
-def metric_figure(stats: pd.DataFrame, rows: list[list[Panel]], title: str):
+def headline_figures(results, stats: pd.DataFrame, out_dir: Path, formats) -> list[FigureFile]:
+    """One figure per dataset: its headline metrics, intervals, and corrected-significant differences starred."""
+    from mca_platform.report.tables import (
+        HEADLINE_LABELS,
+        differences,
+        evaluation_config,
+        headline_metrics,
+        metric_columns,
+    )
+
+    evaluation = evaluation_config(results)
+    compared = differences(results.metrics, metric_columns(results.metrics), evaluation)
+    marked = compared[compared["significant"].astype(bool)] if not compared.empty else compared
+    correction = {"holm": "Holm", "bh": "Benjamini-Hochberg"}[evaluation.correction]
+    drawn = []
+    for dataset in sorted(stats["dataset"].unique()):
+        metrics = headline_metrics(stats, dataset)
+        if not metrics:
+            continue
+        flat = [Panel(dataset, m, HEADLINE_LABELS.get(m, m)) for m in metrics]
+        panels = [flat[i:i + 2] for i in range(0, len(flat), 2)]  # 2 x 2: beside the table, or above it on a phone
+        figure = metric_figure(stats, panels, f"{dataset}: headline metrics", stars=marked)
+        caption = (f"Mean over seeds with its 95% t interval, per architecture; a star marks a difference from "
+                   f"{evaluation.baseline.upper()} significant after {correction} correction at "
+                   f"{evaluation.alpha:g} over the family of {_family(compared)} comparisons.")
+        drawn.append(save(figure, f"fig1_headline_{slug(dataset)}", f"{dataset}: headline", caption, out_dir,
+                          formats))
+    return drawn
+
+
+def _family(compared: pd.DataFrame) -> str:
+    sizes = sorted({int(v) for v in compared["family_size"].dropna()}) if not compared.empty else []
+    return " / ".join(str(v) for v in sizes) or "0"
+
+
+def metric_figure(stats: pd.DataFrame, rows: list[list[Panel]], title: str, stars: pd.DataFrame | None = None):
     """One row per list of panels; each panel one errorbar line per architecture against sparsity."""
     ncols = max(len(row) for row in rows)
     with plt.rc_context(RC):
@@ -119,9 +157,12 @@ def metric_figure(stats: pd.DataFrame, rows: list[list[Panel]], title: str):
                 if c >= len(row):
                     axes[r][c].set_visible(False)
                     continue
-                draw_panel(axes[r][c], indexed, row[c], arches)
+                draw_panel(axes[r][c], indexed, row[c], arches, stars)
         handles = [Line2D([], [], color=colour(a, i), marker=MARKERS[i % len(MARKERS)], label=a.upper())
                    for i, a in enumerate(arches)]
+        if stars is not None:
+            handles.append(Line2D([], [], color="black", marker=(5, 1, 0), linestyle="none",
+                                  label="corrected-significant"))
         if any(p.reference for row in rows for p in row):
             handles.append(Line2D([], [], color="grey", linestyle="--", label="raw features"))
         figure.legend(handles=handles, loc="upper right", ncols=len(handles), frameon=False)
@@ -129,8 +170,9 @@ def metric_figure(stats: pd.DataFrame, rows: list[list[Panel]], title: str):
     return figure
 
 
-def draw_panel(ax, indexed: pd.DataFrame, panel: Panel, arches: list[str]) -> None:
-    """Errorbar lines of one metric of one dataset, architectures side by side."""
+def draw_panel(ax, indexed: pd.DataFrame, panel: Panel, arches: list[str], stars: pd.DataFrame | None = None) -> None:
+    """Errorbar lines of one metric of one dataset, architectures side by side; a star above the interval where
+    `stars` (rows of significant differences) lists (dataset, sparsity, arch, metric)."""
     cell = indexed.loc[[(panel.dataset, panel.metric)]]  # a DataFrame even when one row matches
     levels = np.sort(cell["sparsity"].unique())
     spread = (levels.max() - levels.min()) or 1.0
@@ -144,6 +186,12 @@ def draw_panel(ax, indexed: pd.DataFrame, panel: Panel, arches: list[str]) -> No
         x = rows["sparsity"].to_numpy(dtype=float) + 0.012 * spread * (i - (len(arches) - 1) / 2)
         ax.errorbar(x, mean, yerr=[below, above], color=colour(arch, i), marker=MARKERS[i % len(MARKERS)],
                     markersize=4, capsize=3, linewidth=1.4, label=arch.upper())
+        if stars is not None and not stars.empty:
+            chosen = stars[(stars["dataset"] == panel.dataset) & (stars["metric"] == panel.metric)
+                           & (stars["arch"] == arch)]["sparsity"].to_numpy(dtype=float)
+            at = np.isin(rows["sparsity"].to_numpy(dtype=float), chosen)
+            ax.plot(x[at], (mean + above)[at], linestyle="none", marker=(5, 1, 0), markersize=9,
+                    color=colour(arch, i))
     if panel.reference and (panel.dataset, panel.reference) in indexed.index:
         reference = indexed.loc[[(panel.dataset, panel.reference)]].groupby("sparsity")["mean"].mean()
         ax.plot(reference.index, reference.to_numpy(dtype=float), color="grey", linestyle="--", linewidth=1.2)

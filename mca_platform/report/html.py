@@ -4,12 +4,15 @@ figures and tables, which it links relatively. Every piece of recorded text is e
 from __future__ import annotations
 
 import datetime
+import math
 from html import escape
 from pathlib import Path
 
 import pandas as pd
 
-from mca_platform.report.tables import fmt, interval_text, summary_display
+from mca_platform.report.figures import slug
+from mca_platform.report.notes import reading_note
+from mca_platform.report.tables import HEADLINE, HEADLINE_LABELS, fmt
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2433; margin: 0;
@@ -29,7 +32,13 @@ th, td { padding: 4px 9px; border-bottom: 1px solid #edf0f4; text-align: right; 
 th { background: #eef1f6; position: sticky; top: 0; text-align: center; }
 h4 { font-size: 13px; margin: 14px 0 4px; color: #3c4558; }
 td.text { text-align: left; } tr:hover td { background: #f3f6fb; }
-td.better { background: #e3f4e6; } td.worse { background: #fbe5e3; }
+td.sig { background: #e3f4e6; } .star { color: #b7791f; } td small { color: #5b6478; font-size: 11px; }
+.warn { color: #8a3b12; } .note p { margin: 4px 0; }
+section.headline h2 { margin-top: 18px; } table.headline { font-size: 13.5px; }
+.pair { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
+.pair figure { flex: 1 1 400px; max-width: 600px; margin: 0; } .pair .scroll { flex: 0 1 auto; }
+details summary { cursor: pointer; color: #1f5fbf; }
+@media (max-width: 700px) { main { padding: 12px 10px 40px; } th, td { padding: 3px 5px; } }
 pre { background: #fff; border: 1px solid #dde2ea; border-radius: 6px; padding: 12px; overflow-x: auto;
       font-size: 12.5px; }
 """
@@ -38,28 +47,40 @@ TEXT_COLUMNS = {"name", "dataset", "arch", "seeds", "selected_epochs", "trial_id
 
 
 def write_page(results, tables: dict, figures: list, table_files: dict, out: Path, mlflow_base_url: str) -> Path:
-    """Write `<out>/index.html` and return its path."""
+    """Write `<out>/index.html` and return its path. The first screen answers "is an architecture better than the
+    baseline here, and how sure are we": per dataset the headline figure and the compact table; below, every
+    metric family in its own narrow table, the differences per family, flags, selection and the rest."""
+    from mca_platform.report.tables import evaluation_config
+
+    evaluation = evaluation_config(results)
     links = RunLinks(results.mlflow, mlflow_base_url)
+    headline_figures = {f.name: f for f in figures if f.name.startswith("fig1_headline_")}
+    other_figures = [f for f in figures if f.name not in headline_figures]
+    stats, compared = tables["statistics"], tables["differences"]
     sections = [
-        ("figures", "Figures", "".join(figure_html(f, out) for f in figures) or "<p>No figure could be drawn.</p>"),
-        ("summary", "Results: mean [95% interval] across seeds", summary_html(tables["summary"])),
-        ("differences", "MCA \u2212 MMA, paired by seed [bootstrap 95% interval]",
-         differences_html(tables["differences"])),
+        ("differences", f"Differences from {evaluation.baseline.upper()}, paired by seed",
+         differences_html(compared, evaluation)),
+        ("metrics", "Every metric: mean [95% t interval] across seeds", metrics_html(stats)),
+        ("figures", "Figures", "".join(figure_html(f, out) for f in other_figures) or "<p>No figure.</p>"),
+        ("flags", "Flagged settings", flags_html(tables.get("flags"))),
+        ("settings", "Settings: seeds, selected epochs, sparsity", settings_html(tables["summary"])),
         ("selection", "Selected epochs and their neighbours", selection_html(tables["selection"], links)),
         ("cards", "Sparsity cards", table_html(tables["cards"]) if not tables["cards"].empty else "<p>none</p>"),
         ("trials", "Trials", trials_html(results.trials, links)),
         ("files", "Tables as files", files_html(table_files, out)),
         ("sweep", "Sweep file", f"<pre>{escape(results.sweep_text)}</pre>"),
     ]
-    policy = {str(r.get("policy")) for r in results.selection if r.get("policy")}
+    first_screen = [f"<section class='headline' id='headline-{escape(d)}'><h2>{escape(d)}</h2><div class='pair'>"
+                    + "".join(figure_html(f, out) for n, f in headline_figures.items()
+                              if n == f"fig1_headline_{slug(d)}")
+                    + headline_html(tables["headline"], d) + "</div></section>"
+                    for d in sorted(stats["dataset"].unique())]
     body = [
         f"<h1>Sweep report: {escape(results.name)}</h1>",
         f"<p class='meta'>{escape(overview(results.metrics))} Generated {escape(generated_at())} from "
         f"<code>{escape(str(results.directory.resolve()))}</code>.{links.parent_html()}</p>",
-        "<div class='note'><b>Epoch selection differs from the paper.</b> The paper had no validation split and chose "
-        "the evaluated epoch by hand from the test loss curves (its Fig. 3). This report evaluates the epoch selected "
-        f"on the <b>validation</b> split (policy: {escape(', '.join(sorted(policy)) or 'not recorded')}); every "
-        "metric is computed on the test split.</div>",
+        reading_note(results, compared, evaluation),
+        *first_screen,
         "<nav>" + "".join(f"<a href='#{key}'>{escape(title.split(':')[0].split(',')[0])}</a>"
                           for key, title, _ in sections) + "</nav>",
     ]
@@ -115,50 +136,130 @@ def figure_html(figure, out: Path) -> str:
             f"<figcaption><b>{escape(figure.title)}.</b> {escape(figure.caption)} [{others}]</figcaption></figure>")
 
 
-def summary_html(summary: pd.DataFrame) -> str:
-    """The main table per dataset, split by metric group (one row per (sparsity, arch) in each); metrics with no
-    value for a dataset are left out of its tables."""
-    shown = summary_display(summary)
-    ids = ["seeds", "selected_epochs", "samples_with_none", "mean_modalities"]
+def cell_html(mean, low, high, n=None) -> str:
+    """A number on one line and its interval under it (small), so metric columns stay narrow."""
+    if not _finite(mean):
+        return "n/a"
+    interval = f"<small>[{escape(fmt(low))}, {escape(fmt(high))}]</small>" if _finite(low) and _finite(high) else ""
+    return f"{escape(fmt(mean))}<br>{interval}" if interval else escape(fmt(mean))
+
+
+def headline_html(headline: pd.DataFrame, dataset: str) -> str:
+    """The compact table of one dataset: rows (sparsity, arch), n, headline metrics as mean and interval."""
+    rows = headline[headline["dataset"] == dataset].drop(columns="dataset") if not headline.empty else headline
+    if rows.empty:
+        return "<p>No headline metric recorded.</p>"
+    rows = rows.dropna(axis=1, how="all")
+    rows = rows[[c for c in rows.columns if c not in HEADLINE] + [m for m in HEADLINE if m in rows.columns]]
+    head = "".join(f"<th>{escape(HEADLINE_LABELS.get(c, c))}</th>" for c in rows.columns)
+    lines = []
+    for record in rows.itertuples(index=False):
+        cells = []
+        for column, value in zip(rows.columns, record, strict=True):
+            text = fmt(value)
+            if column in ("sparsity", "arch", "n"):
+                cells.append(f"<td class='text'>{escape(text.upper() if column == 'arch' else text)}</td>")
+                continue
+            starred = text.endswith(" *")
+            mean, _, interval = text.removesuffix(" *").partition(" ")
+            mark = " <span class='star' title='significant after correction'>\u2605</span>" if starred else ""
+            cells.append(f"<td class='{'sig' if starred else ''}'>{escape(mean)}{mark}<br>"
+                         f"<small>{escape(interval)}</small></td>")
+        lines.append("<tr>" + "".join(cells) + "</tr>")
+    return (f"<div class='scroll'><table class='headline'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(lines)}</tbody></table></div>")
+
+
+def metric_families(metrics) -> list[tuple[str, list[tuple[str, str]]]]:
+    """[(family, [(column label, metric)])]: `group.name` -> family group, column name; `group.part.stat`
+    (retrieval) -> family `group stat`, column part (the modality), so no table is wider than the modalities."""
+    families: dict[str, list[tuple[str, str]]] = {}
+    for metric in metrics:
+        parts = metric.split(".")
+        family, label = (parts[0], ".".join(parts[1:])) if len(parts) <= 2 else (f"{parts[0]} {parts[-1]}",
+                                                                                 ".".join(parts[1:-1]))
+        families.setdefault(family, []).append((label, metric))
+    return list(families.items())
+
+
+def metrics_html(stats: pd.DataFrame) -> str:
+    """Per dataset and metric family a narrow table: rows (sparsity, arch), n, one column per metric."""
     parts = []
-    for dataset in sorted(summary["dataset"].unique()):
-        rows = shown[shown["dataset"] == dataset].drop(columns="dataset")
-        present = [c for c in rows.columns if f"{c}:low" in summary.columns and (rows[c] != "n/a").any()]
+    for dataset, of_dataset in stats[stats["mean"].notna()].groupby("dataset", sort=True):
         parts.append(f"<h3>{escape(dataset)}</h3>")
-        parts.append(table_html(rows[["sparsity", "arch"] + [c for c in ids if c in rows]]))
-        for group, columns in metric_groups(present):
-            parts.append(f"<h4>{escape(dataset)}: {escape(group)}</h4>"
-                         f"{table_html(rows[['sparsity', 'arch'] + columns], strip=group + '.')}")
-    return "".join(parts)
-
-
-def differences_html(differences: pd.DataFrame) -> str:
-    """MCA - MMA per (dataset, sparsity), a column per metric; shaded where the interval excludes zero."""
-    if differences.empty:
-        return "<p>Not available (needs both MCA and MMA rows).</p>"
-    parts = ["<p>Green: the interval lies above zero (MCA higher); red: below zero (MMA higher). Whether higher is "
-             "better depends on the metric (lower uniformity, alignment, median rank and MAE are better).</p>"]
-    for dataset, of_dataset in differences.groupby("dataset", sort=True):
-        of_dataset = of_dataset[of_dataset["mean"].notna()]
-        parts.append(f"<h3>{escape(dataset)}</h3>")
-        for group, metrics in metric_groups(of_dataset["metric"].unique()):
-            head = "".join(f"<th>{escape(h)}</th>" for h in ["sparsity", *[m[len(group) + 1:] for m in metrics]])
+        indexed = of_dataset.set_index(["sparsity", "arch", "metric"])
+        keys = sorted({(s, a) for s, a, _ in indexed.index})
+        for family, columns in metric_families(of_dataset["metric"].unique()):
+            head = "".join(f"<th>{escape(h)}</th>" for h in ["sparsity", "arch", "n", *[c for c, _ in columns]])
             lines = []
-            for sparsity, cell in of_dataset[of_dataset["metric"].isin(metrics)].groupby("sparsity", sort=True):
-                by = cell.set_index("metric")
-                cells = [f"<td>{escape(fmt(sparsity))}</td>"]
-                for m in metrics:
-                    if m not in by.index:
+            for sparsity, arch in keys:
+                cells, n = [], 0
+                for _, metric in columns:
+                    if (sparsity, arch, metric) in indexed.index:
+                        row = indexed.loc[(sparsity, arch, metric)]
+                        n = max(n, int(row["n"]))
+                        cells.append(f"<td>{cell_html(row['mean'], row['low'], row['high'])}</td>")
+                    else:
+                        cells.append("<td>n/a</td>")
+                lines.append(f"<tr><td>{escape(fmt(sparsity))}</td><td class='text'>{escape(arch.upper())}</td>"
+                             f"<td>{n}</td>{''.join(cells)}</tr>")
+            parts.append(f"<h4>{escape(dataset)}: {escape(family)}</h4><div class='scroll'><table><thead><tr>{head}"
+                         f"</tr></thead><tbody>{''.join(lines)}</tbody></table></div>")
+    return "".join(parts) or "<p>No metric recorded.</p>"
+
+
+def differences_html(differences: pd.DataFrame, evaluation) -> str:
+    """Arch - baseline per dataset and metric family: difference, interval, dz; starred only where significant
+    after correction (hover: p and adjusted p)."""
+    if differences.empty:
+        return f"<p>Not available (needs the baseline {escape(evaluation.baseline.upper())} and another " \
+               "architecture).</p>"
+    parts = ["<p>Each cell: mean difference, its 95% interval and d<sub>z</sub>. \u2605 and a green cell: "
+             "significant after correction. Whether higher is better depends on the metric (lower uniformity, "
+             "alignment, median rank and MAE are better). Hover a cell for its p values.</p>"]
+    shown = differences[differences["mean"].notna()]
+    for dataset, of_dataset in shown.groupby("dataset", sort=True):
+        parts.append(f"<h3>{escape(dataset)}</h3>")
+        indexed = of_dataset.set_index(["sparsity", "arch", "metric"])
+        keys = sorted({(s, a) for s, a, _ in indexed.index})
+        for family, columns in metric_families(of_dataset["metric"].unique()):
+            head = "".join(f"<th>{escape(h)}</th>" for h in ["sparsity", "arch", "n", *[c for c, _ in columns]])
+            lines = []
+            for sparsity, arch in keys:
+                cells, n = [], 0
+                for _, metric in columns:
+                    if (sparsity, arch, metric) not in indexed.index:
                         cells.append("<td>n/a</td>")
                         continue
-                    d = by.loc[m]
-                    shade = ("better" if d["low"] > 0 else "worse" if d["high"] < 0 else "") if pd.notna(
-                        d["low"]) else ""
-                    cells.append(f"<td class='{shade}'>{escape(interval_text(d['mean'], d['low'], d['high']))}</td>")
-                lines.append("<tr>" + "".join(cells) + "</tr>")
-            parts.append(f"<h4>{escape(dataset)}: {escape(group)}</h4><div class='scroll'><table><thead><tr>{head}"
+                    d = indexed.loc[(sparsity, arch, metric)]
+                    n = max(n, int(d["n"]))
+                    significant = bool(d["significant"])
+                    star = " \u2605" if significant else ""
+                    effect = f" d<sub>z</sub>={escape(fmt(d['dz']))}" if _finite(d["dz"]) else ""
+                    title = f"p={fmt(d['p'])}, adjusted p={fmt(d['p_adjusted'])} ({d['interval']} interval)"
+                    cells.append(f"<td class='{'sig' if significant else ''}' title='{escape(title)}'>"
+                                 f"{cell_html(d['mean'], d['low'], d['high'])}{star}{effect}</td>")
+                label = f"{arch.upper()} \u2212 {evaluation.baseline.upper()}"
+                lines.append(f"<tr><td>{escape(fmt(sparsity))}</td><td class='text'>{escape(label)}</td>"
+                             f"<td>{n}</td>{''.join(cells)}</tr>")
+            parts.append(f"<h4>{escape(dataset)}: {escape(family)}</h4><div class='scroll'><table><thead><tr>{head}"
                          f"</tr></thead><tbody>{''.join(lines)}</tbody></table></div>")
     return "".join(parts)
+
+
+def flags_html(flags: pd.DataFrame | None) -> str:
+    if flags is None or flags.empty:
+        return "<p>None: no setting was flagged (non-finite embeddings, short fixed gallery, modalities left out " \
+               "of a mean, collapsed space).</p>"
+    return ("<p class='warn'>These settings were flagged by the evaluation; a setting with non-finite embeddings "
+            "was skipped (its metrics are missing and counted as non-finite).</p>" + table_html(flags))
+
+
+def settings_html(summary: pd.DataFrame) -> str:
+    """Per setting: seeds, selected epochs, samples with no modality, mean modalities per sample."""
+    ids = [c for c in ["dataset", "sparsity", "arch", "n_seeds", "seeds", "selected_epochs", "samples_with_none",
+                       "mean_modalities"] if c in summary]
+    return table_html(summary[ids])
 
 
 def selection_html(selection: pd.DataFrame, links: RunLinks) -> str:
@@ -200,12 +301,11 @@ def table_html(frame: pd.DataFrame, strip: str = "", raw: set[str] = frozenset()
     return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
 
 
-def metric_groups(metrics) -> list[tuple[str, list[str]]]:
-    """Metrics grouped by their first name part, in order of first appearance."""
-    groups: dict[str, list[str]] = {}
-    for metric in metrics:
-        groups.setdefault(metric.split(".")[0], []).append(metric)
-    return list(groups.items())
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def rel(path: Path, out: Path) -> str:

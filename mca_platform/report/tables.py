@@ -2,8 +2,12 @@
 
 - `statistics`: per (dataset, sparsity, arch, metric) the mean over seeds and its 95% Student-t interval
   (`stats.mean_interval`; non-finite seeds are counted in n_nonfinite, not averaged in).
-- `differences`: per (dataset, sparsity, metric) the paired MCA - MMA difference over seeds with a percentile
-  bootstrap interval (`stats.paired_difference`); the raw-feature probe (`probe_raw.*`) has none.
+- `differences`: per (dataset, sparsity, metric, arch) the paired difference arch - baseline (the `evaluation`
+  section's `baseline`, MMA by default) over seeds: t interval, paired t-test p value, Holm or BH adjusted p over
+  the declared family, `significant`, effect size dz and n (`stats.compare`); the raw-feature probe and the
+  diagnostics (retrieval tie rates) are not compared, so they do not enlarge the family.
+- `headline`: the first screen's compact table, one row per (dataset, sparsity, arch), a few headline metrics.
+- `flags`: the settings the evaluation flagged (non-finite embeddings, short fixed gallery, ...), if any.
 - `summary`: the main table, one row per (dataset, sparsity, arch): seeds, selected epoch(s), the sparsity card's
   samples_with_none and mean modalities per sample, and every metric's mean, low and high.
 - `selection`: the selected epochs with the metric at the neighbouring and last epochs.
@@ -18,12 +22,21 @@ import numpy as np
 import pandas as pd
 
 from mca_platform.config.data import level_key
-from mca_platform.stats import mean_interval, paired_difference
+from mca_platform.stats import compare, mean_interval
 
 CELL = ["dataset", "sparsity", "arch"]
+# The first screen's metrics, those present for a dataset, in this order (the probe's main score first).
+HEADLINE = ["probe.macro_aupr", "probe.pearson_r", "retrieval_fixed.mean.r1", "retrieval.mean.median_rank",
+            "alignment.mean", "uniformity.fusion"]
+HEADLINE_LIMIT = 4
+HEADLINE_LABELS = {"probe.macro_aupr": "macro AUPR", "probe.pearson_r": "Pearson r", "retrieval_fixed.mean.r1":
+                   "R@1, fixed gallery", "retrieval.mean.median_rank": "median rank", "alignment.mean":
+                   "alignment", "uniformity.fusion": "fusion uniformity"}
+NOT_METRICS = ("flags.",)
+DIAGNOSTICS = (".tie_rate",)  # shown per architecture, but not outcomes: kept out of the family of comparisons
+NOT_METRIC_SUFFIXES = (".gallery_size",)
 ID_COLUMNS = {"dataset", "sparsity", "arch", "seed", "trial_id", "selected_epoch", "n_test", "n_no_modality"}
 NO_DIFFERENCE_GROUPS = ("probe_raw.",)
-PAIRED = ("mca", "mma")
 SELECTION_ORDER = [
     "dataset", "sparsity", "arch", "seed", "trial_id", "policy", "metric", "epoch", "value",
     "previous_epoch", "previous_value", "previous", "next_epoch", "next_value", "next",
@@ -35,7 +48,8 @@ def metric_columns(frame: pd.DataFrame) -> list[str]:
     """The `<group>.<name>` columns with at least one finite value, in recorded order."""
     out = []
     for name in frame.columns:
-        if name in ID_COLUMNS or "." not in name:
+        if name in ID_COLUMNS or "." not in name or name.startswith(NOT_METRICS) or name.endswith(
+                NOT_METRIC_SUFFIXES):
             continue
         values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
         if np.isfinite(values).any():
@@ -54,22 +68,64 @@ def statistics(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     return _numeric(pd.DataFrame(rows, columns=columns), ["mean", "low", "high", "std"])
 
 
-def differences(frame: pd.DataFrame, metrics: list[str], n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Long table of MCA - MMA paired by seed: dataset, sparsity, metric, mean, low, high, n_pairs, n_unpaired."""
-    columns = ["dataset", "sparsity", "metric", "mean", "low", "high", "n_pairs", "n_unpaired"]
-    if not set(PAIRED) <= set(frame["arch"]):
-        return pd.DataFrame(columns=columns)
+def differences(frame: pd.DataFrame, metrics: list[str], evaluation=None) -> pd.DataFrame:
+    """Long table of arch - baseline paired by seed (`stats.compare`, COMPARE_COLUMNS), configured by the sweep's
+    `evaluation` section (an EvaluationConfig; defaults when None). The family is every row (or each dataset's)."""
+    from mca_platform.config import EvaluationConfig
+
+    config = evaluation or EvaluationConfig()
+    compared = [m for m in metrics if not m.startswith(NO_DIFFERENCE_GROUPS) and not m.endswith(DIAGNOSTICS)]
+    return compare(frame, compared, baseline=config.baseline, correction=config.correction, alpha=config.alpha,
+                   family=config.family, confidence=config.confidence, interval=config.interval,
+                   n_resamples=config.bootstrap_samples)
+
+
+def evaluation_config(results):
+    """The sweep's `evaluation` section, validated (UserError naming the file on a bad value)."""
+    from mca_platform.config import EvaluationConfig
+    from mca_platform.config.load import validate
+
+    return validate(EvaluationConfig, results.section("evaluation"), f"{results.directory / 'sweep.yaml'}: evaluation")
+
+
+def headline_metrics(stats: pd.DataFrame, dataset: str) -> list[str]:
+    """The HEADLINE metrics with a finite mean for `dataset`, at most HEADLINE_LIMIT (retrieval: one of the two)."""
+    have = set(stats.loc[(stats["dataset"] == dataset) & stats["mean"].notna(), "metric"])
+    return [m for m in HEADLINE if m in have][:HEADLINE_LIMIT]
+
+
+def headline(stats: pd.DataFrame, differences: pd.DataFrame) -> pd.DataFrame:
+    """The compact table: dataset, sparsity, arch, n (seeds), then per headline metric `mean [low, high]`, with
+    ` *` where arch - baseline is significant after correction (the baseline's own rows carry no mark)."""
+    marked = set() if differences.empty else set(
+        differences.loc[differences["significant"].astype(bool), ["dataset", "sparsity", "arch", "metric"]]
+        .itertuples(index=False, name=None))
     rows = []
-    for (dataset, sparsity), cell in frame.groupby(["dataset", "sparsity"], sort=True):
-        sides = [cell[cell["arch"] == arch] for arch in PAIRED]
-        for metric in metrics:
-            if metric.startswith(NO_DIFFERENCE_GROUPS):
-                continue
-            a, b = ({s: float(v) for s, v in zip(side["seed"], pd.to_numeric(side[metric], errors="coerce"),
-                                                  strict=True)} for side in sides)
-            difference = paired_difference(a, b, n_resamples=n_resamples, seed=seed)
-            rows.append({"dataset": dataset, "sparsity": float(sparsity), "metric": metric, **difference})
-    return _numeric(pd.DataFrame(rows, columns=columns), ["mean", "low", "high"])
+    for dataset in sorted(stats["dataset"].unique()):
+        metrics = headline_metrics(stats, dataset)
+        of = stats[(stats["dataset"] == dataset) & stats["metric"].isin(metrics)]
+        for (sparsity, arch), cell in of.groupby(["sparsity", "arch"], sort=True):
+            by = cell.set_index("metric")
+            row = {"dataset": dataset, "sparsity": float(sparsity), "arch": arch, "n": int(by["n"].max())}
+            for metric in metrics:
+                if metric in by.index:
+                    text = interval_text(by.at[metric, "mean"], by.at[metric, "low"], by.at[metric, "high"])
+                    row[metric] = text + (" *" if (dataset, float(sparsity), arch, metric) in marked else "")
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def flags_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The settings with a non-zero `flags.*` column: dataset, sparsity, arch, seed and the flags raised."""
+    flags = [c for c in frame.columns if c.startswith("flags.")]
+    if not flags:
+        return pd.DataFrame(columns=["dataset", "sparsity", "arch", "seed", "flags"])
+    values = frame[flags].apply(pd.to_numeric, errors="coerce").fillna(0)
+    raised = values.ne(0).any(axis=1)
+    out = frame.loc[raised, ["dataset", "sparsity", "arch", "seed"]].copy()
+    out["flags"] = [", ".join(f"{c.removeprefix('flags.')}={fmt(v)}" for c, v in row.items() if v)
+                    for _, row in values[raised].iterrows()]
+    return out.reset_index(drop=True)
 
 
 def summary(frame: pd.DataFrame, stats: pd.DataFrame, metrics: list[str], cards: dict) -> pd.DataFrame:
@@ -129,15 +185,22 @@ def cards_table(cards: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def build_tables(results, n_resamples: int = 2000) -> dict[str, pd.DataFrame]:
-    """All the report's tables from a SweepResults."""
+def build_tables(results, n_resamples: int | None = None) -> dict[str, pd.DataFrame]:
+    """All the report's tables from a SweepResults (comparisons as its `evaluation` section declares;
+    n_resamples, when given, overrides its bootstrap_samples)."""
     frame = results.metrics
     metrics = metric_columns(frame)
     stats = statistics(frame, metrics)
+    evaluation = evaluation_config(results)
+    if n_resamples is not None:
+        evaluation = evaluation.model_copy(update={"bootstrap_samples": n_resamples})
+    compared = differences(frame, metrics, evaluation)
     return {
+        "headline": headline(stats, compared),
         "summary": summary(frame, stats, metrics, results.cards),
         "statistics": stats,
-        "differences": differences(frame, metrics, n_resamples=n_resamples),
+        "differences": compared,
+        "flags": flags_table(frame),
         "selection": selection_table(results.selection),
         "cards": cards_table(results.cards),
     }
