@@ -128,3 +128,12 @@ def fabricate_sweep(root: Path, name: str = "demo", seeds=(0, 1), drop: tuple[st
         "tracking_uri": f"sqlite:///{root.resolve()}/mlflow.db", "experiment_id": "1", "parent_run_id": "f" * 32,
         "runs": runs})
     return record.path
+
+
+def edit_sweep(directory: Path, change) -> None:
+    """Apply `change(raw sweep dict)` to a fabricated sweep's validated snapshot (as if the sweep file had said so)."""
+    record = SweepDir(directory)
+    raw = record.sweep().model_dump(mode="json")
+    change(raw)
+    record.snapshot.unlink()
+    record.record_or_compare(validate(SweepFile, raw, "<fixture>"), record.source.read_text())

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from report_fixture import ARCHES, DATASETS, SPARSITY, fabricate_sweep
+from report_fixture import ARCHES, DATASETS, SPARSITY, edit_sweep, fabricate_sweep
 
 from mca_platform.errors import UserError, run_cli
 from mca_platform.report import build_report
@@ -310,8 +310,7 @@ def test_evaluation_section_chooses_correction_baseline_and_family(tmp_path):
     metrics = pd.read_csv(sweep / "evaluation" / "metrics.csv")
     third = metrics[metrics["arch"] == "mca"].assign(arch="dense")
     pd.concat([metrics, third]).to_csv(sweep / "evaluation" / "metrics.csv", index=False)
-    text = (sweep / "sweep.yaml").read_text()
-    (sweep / "sweep.yaml").write_text(text + "evaluation: {correction: bh, family: dataset, baseline: mma}\n")
+    edit_sweep(sweep, lambda raw: raw["evaluation"].update(correction="bh", family="dataset", baseline="mma"))
     index = build_report(sweep, tmp_path / "d", formats=("png",), log_to_mlflow=False)
     differences = pd.read_csv(index.parent / "tables" / "differences.csv")
     assert set(differences["arch"]) == {"mca", "dense"} and set(differences["baseline"]) == {"mma"}
@@ -320,16 +319,16 @@ def test_evaluation_section_chooses_correction_baseline_and_family(tmp_path):
     tcga = differences[differences["dataset"] == "tcga"]
     assert np.allclose(tcga["p_adjusted"].dropna(), adjust(tcga["p"], "bh")[tcga["p"].notna().to_numpy()])
     assert "Benjamini-Hochberg" in index.read_text() and "DENSE" in index.read_text()
-    (sweep / "sweep.yaml").write_text(text + "evaluation: {correction: bonferroni}\n")
-    with pytest.raises(UserError, match="sweep.yaml: evaluation"):
+    snapshot = json.loads((sweep / "sweep.json").read_text())
+    snapshot["sweep"]["evaluation"]["correction"] = "bonferroni"
+    (sweep / "sweep.json").write_text(json.dumps(snapshot))
+    with pytest.raises(UserError, match="sweep.json: not a valid sweep snapshot"):
         build_report(sweep, tmp_path / "d", formats=("png",), log_to_mlflow=False)
 
 
 def test_split_and_flags_are_reported(tmp_path):
     sweep = fabricate_sweep(tmp_path)
-    text = (sweep / "sweep.yaml").read_text().replace(
-        "{kind: tcga, name: tcga,", "{kind: tcga, name: tcga, split: {mode: by_group},")
-    (sweep / "sweep.yaml").write_text(text)
+    edit_sweep(sweep, lambda raw: raw["data"][0]["split"].update(mode="by_group"))
     metrics = pd.read_csv(sweep / "evaluation" / "metrics.csv")
     flag = pd.Series([7 if i == 3 else 0 for i in range(len(metrics))], name="flags.non_finite_embeddings")
     tie_rate = pd.Series(0.01, index=metrics.index, name="retrieval.mean.tie_rate")
