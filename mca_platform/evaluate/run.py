@@ -61,6 +61,7 @@ def evaluate_step(directory: str | Path) -> Path:
         row = {**cell.to_json(), "trial_id": entry["trial_id"], "selected_epoch": int(entry["epoch"])}
         row.update(score_embeddings(arrays, [s.name for s in data.specs], data.label.kind, len(data.label.classes),
                                     sweep.evaluation.fixed_gallery_size))
+        row["flags.still_improving"] = int(bool(entry.get("at_cap")))  # selected at the epoch cap: undertrained?
         key = (cell.dataset, level_key(cell.sparsity))
         if key not in raw:
             raw[key] = raw_probe(data, level_key(cell.sparsity))

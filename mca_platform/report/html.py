@@ -250,9 +250,11 @@ def differences_html(differences: pd.DataFrame, evaluation) -> str:
 def flags_html(flags: pd.DataFrame | None) -> str:
     if flags is None or flags.empty:
         return "<p>None: no setting was flagged (non-finite embeddings, short fixed gallery, modalities left out " \
-               "of a mean, collapsed space).</p>"
+               "of a mean, collapsed space, still improving at the epoch cap).</p>"
     return ("<p class='warn'>These settings were flagged by the evaluation; a setting with non-finite embeddings "
-            "was skipped (its metrics are missing and counted as non-finite).</p>" + table_html(flags))
+            "was skipped (its metrics are missing and counted as non-finite); <code>still_improving</code>: the "
+            "selected epoch is the run's last allowed one, so validation loss had not plateaued (raise "
+            "<code>train.epochs</code> or set <code>train.stop</code>).</p>" + table_html(flags))
 
 
 def settings_html(summary: pd.DataFrame) -> str:
