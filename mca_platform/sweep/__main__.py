@@ -53,12 +53,16 @@ def estimate(sweep, seconds_per_epoch: float | None = None) -> dict:
 
     if seconds_per_epoch is not None:
         return make_plan(sweep, seconds_per_epoch)
-    try:
-        return make_plan(sweep, calibration=calibrate(sweep))
-    except UserError as error:
-        plan = make_plan(sweep)
-        plan["no_estimate"] = f"{error.lines[0]}; pass --seconds-per-epoch S to estimate anyway"
-        return plan
+    if sweep.sweep.resources.gpus_per_worker > 0 or os.environ.get("RAY_ADDRESS"):
+        why = "trials run on GPUs or another cluster, not measured on this machine's CPUs"
+    else:
+        try:
+            return make_plan(sweep, calibration=calibrate(sweep))
+        except UserError as error:
+            why = error.lines[0]
+    plan = make_plan(sweep)
+    plan["no_estimate"] = f"{why}; pass --seconds-per-epoch S to estimate anyway"
+    return plan
 
 
 def run_pipeline(sweep, sweep_file: str, restart: bool, quiet: bool = False) -> int:
@@ -74,16 +78,16 @@ def run_pipeline(sweep, sweep_file: str, restart: bool, quiet: bool = False) -> 
         ended = end_session(lock.previous.get("ray_session"))
         if ended:
             print(f"ended {ended} processes left by the last driver of {record.name} (it was killed)")
-        planned = estimate(sweep)["estimate"]["wall_seconds"]  # the data is readable: the sweep prepares it
-        if not quiet:
+        planned = estimate(sweep).get("estimate", {}).get("wall_seconds")
+        if planned is not None and not quiet:
             print(f"sweep {record.name}: estimated ~{planned / 60:.1f} min on this machine (--plan shows the parts)")
         started = time.monotonic()
         try:
             return _run(sweep, record, source_text, lock, quiet)
         finally:
             _shutdown_ray()
-            print(f"sweep {record.name}: {(time.monotonic() - started) / 60:.1f} min wall "
-                  f"(estimated {planned / 60:.1f} min)")
+            estimated = f" (estimated {planned / 60:.1f} min)" if planned is not None else ""
+            print(f"sweep {record.name}: {(time.monotonic() - started) / 60:.1f} min wall{estimated}")
 
 
 def _run(sweep, record, source_text: str, lock, quiet: bool) -> int:
