@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 from mca_platform.config.data import DataBase
-from mca_platform.data.prepare import MANIFEST, prepare
+from mca_platform.data.destination import marker_version
+from mca_platform.data.prepare import FORMAT_VERSION, prepare
 from mca_platform.data.prepared import PreparedData
 from mca_platform.data.sources import open_source
 
@@ -26,6 +27,6 @@ def ensure_prepared(config: DataBase, root: str | Path) -> PreparedData:
     target = root / cache_key(config)
     with open(root / f".{target.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (target / MANIFEST).exists():
+        if marker_version(target) != FORMAT_VERSION:
             prepare(open_source(config), config, target)
     return PreparedData(target)
