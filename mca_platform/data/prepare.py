@@ -36,7 +36,7 @@ from mca_platform.data.destination import (
 from mca_platform.data.integrity import MANIFEST, inventory, manifest_fingerprint
 from mca_platform.data.source import Source
 from mca_platform.data.sparsity import present_at, sparsity_card, sparsity_draw
-from mca_platform.data.splits import SPLIT_NAMES, assign_splits
+from mca_platform.data.splits import SPLIT_NAMES, assign_splits, check_split_counts
 from mca_platform.data.standardize import standardize_tables
 from mca_platform.errors import UserError
 
@@ -92,6 +92,10 @@ def _write(source: Source, config: DataBase, root: Path) -> dict:
     split = assign_splits(
         config.split, n_samples, groups if has_groups else None, folds if has_folds else None
     )
+    check_split_counts(split, config.split, config.name)
+    if source.label.kind == "classification" and len(np.unique(label_values)) < 2:
+        raise UserError(f"data ({config.name}): the labels hold {len(np.unique(label_values))} class; "
+                        "a classification needs at least 2")
     standardization = {}
     if config.standardize:
         train_rows = split == 0
