@@ -114,6 +114,15 @@ class FoldLists(Strict):
     validation: list[str]
     test: list[str]
 
+    @field_validator("train", "validation", "test", mode="before")
+    @classmethod
+    def _quoted_ids(cls, ids):
+        for value in ids if isinstance(ids, list) else []:
+            if not isinstance(value, str):
+                raise ValueError(f"video ids are strings; quote {value!r} as '{value}' (YAML read it as a "
+                                 f"number, which may have changed it) (got {value!r})")
+        return ids
+
 
 class CsdData(DataBase):
     """CMU-MOSEI computational sequences (.csd = HDF5), one file per modality (data.md section 1).

@@ -125,16 +125,36 @@ def _nonfinite_paths(node: Any, loc: tuple):
 
 
 def _branch_taken(raw: Any, loc: tuple) -> bool:
-    """Whether an error belongs to the union branch the raw value took (a list to `list[...]`, else the other):
-    `data: X | list[X]` reports both branches' errors, but only the one matching what was written matters."""
+    """Whether an error belongs to the union branch the raw value took. A union (`X | list[X]`,
+    `FoldLists | str`) reports every branch's errors; only the one matching what was written matters."""
     node = raw
     for part in loc:
-        if isinstance(part, str) and "[" in part and not (isinstance(node, dict) and part in node):
-            if part.startswith("list[") != isinstance(node, list):
-                return False
-            continue
-        node = _child(node, part)
+        label = _branch_label(node, part)
+        if label == "list" and not isinstance(node, list):
+            return False
+        if label == "scalar" and isinstance(node, dict | list):
+            return False
+        if label == "model" and not isinstance(node, dict):
+            return False
+        if label is None:
+            node = _child(node, part)
     return True
+
+
+SCALAR_LABELS = {"str", "constrained-str", "int", "constrained-int", "float", "constrained-float", "bool", "none"}
+
+
+def _branch_label(node: Any, part: Any) -> str | None:
+    """`list`, `scalar` or `model` when `part` is pydantic's name for a union branch, not a key the user wrote."""
+    if not isinstance(part, str) or (isinstance(node, dict) and part in node):
+        return None
+    if part.startswith("list["):
+        return "list"
+    if part in SCALAR_LABELS or part.startswith("literal["):
+        return "scalar"
+    if "[" in part or part[:1].isupper():
+        return "model"
+    return None
 
 
 def _child(node: Any, part: Any) -> Any:
@@ -176,8 +196,8 @@ def _strip_union_tags(raw: Any, loc: tuple) -> tuple:
     for part in loc:
         if isinstance(node, dict) and part == node.get("kind") and part not in node:
             continue
-        if isinstance(part, str) and "[" in part and not (isinstance(node, dict) and part in node):
-            continue  # a union branch label such as `list[...]` or `tagged-union[...]`
+        if _branch_label(node, part) is not None:
+            continue  # a union branch label such as `list[...]`, `tagged-union[...]` or `FoldLists`
         out.append(part)
         node = node.get(part) if isinstance(node, dict) else (
             node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None
