@@ -101,6 +101,7 @@ def csd_source(config: CsdData) -> Source:
         for file in files.values():
             file.close()
         raise
+    _check_stages(labels, files)
     samples, skipped = _shared_entries(labels, files)
     folds = _sample_folds(config, samples)
     if folds is not None and config.unfolded == "drop":
@@ -143,6 +144,25 @@ def csd_source(config: CsdData) -> Source:
 
     label_name = config.label_column if isinstance(config.label_column, str) else f"column_{config.label_column}"
     return Source(specs, LabelSpec(label_name, "regression"), chunks(), details)
+
+
+def stage(file: CsdFile) -> str:
+    """'aligned' (entries are segments `video[k]`), 'raw' (entries are whole videos) or 'mixed'."""
+    entries = file.entries()
+    segments = sum(1 for entry in entries if SEGMENT_ID.match(entry))
+    return "aligned" if segments == len(entries) else ("raw" if segments == 0 else "mixed")
+
+
+def _check_stages(labels: CsdFile, files: dict[str, CsdFile]) -> None:
+    """Every file must be at the aligned stage (one entry per labelled segment, `video[k]`)."""
+    for file in [*files.values(), labels]:
+        found = stage(file)
+        if found != "aligned":
+            example = file.entries()[0] if file.entries() else "none"
+            raise UserError(
+                f"{file.path}: {found} stage (entries like {example!r}), expected aligned segments like "
+                "'video[0]'; align every file to the labels first (CMU-MultimodalSDK align to 'All Labels')"
+            )
 
 
 def _shared_entries(labels: CsdFile, files: dict[str, CsdFile]) -> tuple[list[str], dict]:
@@ -233,7 +253,7 @@ def _metadata(group) -> dict:
 def _parse_metadata(text: str):
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     try:
         return ast.literal_eval(text)
