@@ -175,7 +175,7 @@ def describe(model: type[BaseModel], raw: dict[str, Any], item: dict[str, Any]) 
         hint = f"did you mean '{close[0]}'? " if close else ""
         return f"{_dotted(loc)}: unknown key ({hint}expected one of: {', '.join(allowed)})"
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        expected = item.get("ctx", {}).get("expected_tags", "")
+        expected = item.get("ctx", {}).get("expected_tags", "") or _known_kinds()
         value = got.get("kind") if isinstance(got, dict) else got
         what = "unknown kind" if kind == "union_tag_invalid" else "missing kind"
         return f"{_dotted(loc + ('kind',))}: {what} (got {value!r}, expected one of: {expected})"
@@ -187,6 +187,15 @@ def describe(model: type[BaseModel], raw: dict[str, Any], item: dict[str, Any]) 
     if "(got " in message:  # our own validators already say what they got
         return f"{_dotted(loc)}: {message}"
     return f"{_dotted(loc)}: {message} (got {_short(got)})"
+
+
+def _known_kinds() -> str:
+    """The data kinds, for a missing `kind` (pydantic then names none)."""
+    from mca_platform.config.data import DataConfig
+
+    members = _union_models(DataConfig)
+    kinds = [arg for member in members for arg in typing.get_args(member.model_fields["kind"].annotation)]
+    return ", ".join(repr(kind) for kind in kinds)
 
 
 def _strip_union_tags(raw: Any, loc: tuple) -> tuple:
