@@ -173,6 +173,7 @@ ROWS = [
     Row("storage-s3", "train", ["{t}/c.yaml"], ("sweep.storage_path", "object storage"),
         config=SYN + "sweep: {storage_path: 's3://bucket/runs'}\n"),
     Row("model-unknown-key", "data", prep(), ("model.dimm", "did you mean 'dim'"), config=SYN + "model: {dimm: 8}\n"),
+    Row("preset-not-a-name", "data", prep(), ("model.preset",), config=SYN + "model: {preset: [debug]}\n"),
     Row("n-classes-one", "data", prep(), ("data.n_classes",), config=SYN.replace("}", ", n_classes: 1}")),
     Row("tables-no-target", "data", prep(), ("data.target", "required"),
         config="data: {kind: tables, name: b, root: '{t}', task: regression}\n"),
