@@ -120,3 +120,27 @@ def test_a_flipped_byte_passes_the_cheap_check_and_fails_verify(prepared: Path):
     with pytest.raises(UserError, match=r"glove/values.f32: content does not match its checksum"):
         data.verify()
     np.testing.assert_array_equal(data.labels.shape, (40,))
+
+
+def test_card_verify_passes_on_intact_data(prepared: Path, capsys):
+    from mca_platform.data.__main__ import main
+    from mca_platform.errors import run_cli
+
+    assert run_cli(main, ["card", str(prepared), "--verify"]) == 0
+    assert "verified: every file matches its checksum" in capsys.readouterr().err
+
+
+def test_the_cache_prepares_again_over_an_older_format_and_never_over_a_foreign_directory(tmp_path: Path):
+    from mca_platform.data.cache import cache_key, ensure_prepared
+
+    config = data_config(n_samples=30)
+    first = ensure_prepared(config, tmp_path)
+    (first.root / MARKER).write_text("mca_platform prepared dataset\nformat_version 1\n")
+    again = ensure_prepared(config, tmp_path)
+    assert again.root == first.root and (first.root / MARKER).read_text().endswith(f"{FORMAT_VERSION}\n")
+    foreign = tmp_path / cache_key(data_config(n_samples=31))
+    foreign.mkdir()
+    (foreign / "manifest.json").write_text("{}")
+    with pytest.raises(UserError, match="in the prepared-data cache but not a prepared dataset"):
+        ensure_prepared(data_config(n_samples=31), tmp_path)
+    assert (foreign / "manifest.json").read_text() == "{}"

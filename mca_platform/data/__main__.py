@@ -39,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = PreparedData(args.directory)
         if args.verify:
             data.verify()
+            print(f"verified: every file matches its checksum ({len(data.manifest['files'])} files)", file=sys.stderr)
         print(json.dumps(card_json(data), indent=2) if args.json else card_text(data))
     return 0
 
