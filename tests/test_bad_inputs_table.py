@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_csd import write_mosei
+from test_csd import VIDEOS, write_mosei
 from test_tables import write_folder
 from test_tcga import write_tcga
 from writers import write_csd
@@ -85,6 +85,13 @@ def raw_stage(name: str, root: str) -> Callable[[Path], None]:
     videos = {"-3g5yACwYnA": np.ones((4, 5)), "123456": np.ones((3, 5)), "zX_9kLm2pQr": np.ones((2, 5))}
     width = 7 if root == "All Labels" else (3 if root == "FACET 4.2" else 5)
     return lambda t: write_csd(t / name, root, {k: np.ones((len(v), width)) for k, v in videos.items()})
+
+
+def shifted_covarep(t: Path) -> None:
+    """COVAREP's segments moved 100 s later than the labels' (aligned to something else)."""
+    entries = {f"{video}[{k}]": np.ones((3, 5)) for video, n in VIDEOS.items() for k in range(n)}
+    intervals = {entry: np.array([[100.0, 100.1], [100.1, 100.2], [100.2, 100.3]]) for entry in entries}
+    write_csd(t / "COVAREP.csd", "COVAREP", entries, intervals=intervals)
 
 
 def tcga(change: Callable[[Path], None] | None = None) -> Callable[[Path], None]:
@@ -274,6 +281,8 @@ ROWS = [
         setup=mosei(raw_stage("COVAREP.csd", "COVAREP"))),
     Row("csd-raw-labels", "data", prep(), ("All Labels.csd", "raw stage"), config=CSD + "}\n",
         setup=mosei(raw_stage("All Labels.csd", "All Labels"))),
+    Row("csd-intervals-do-not-overlap", "data", prep(), ("COVAREP.csd", "different alignments"), config=CSD + "}\n",
+        setup=mosei(shifted_covarep)),
     Row("csd-corrupt-hdf5", "data", prep(), ("COVAREP.csd", "not a readable HDF5 file"), config=CSD + "}\n",
         setup=mosei(lambda t: (t / "COVAREP.csd").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64))),
     Row("tcga-missing-file", "data", prep(), ("no such file",), config=TCGA + "}\n",
