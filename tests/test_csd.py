@@ -142,3 +142,15 @@ def test_cli_prepare_and_card(tmp_path: Path) -> None:
     card = subprocess.run([sys.executable, "-m", "mca_platform.data", "card", str(out), "--json"],
                           capture_output=True, text=True)
     assert json.loads(card.stdout)["modalities"]["covarep"]["nonfinite_replaced"] == 2
+
+
+@pytest.mark.parametrize("style", ["json", "str"])
+def test_deeply_nested_metadata_is_kept_as_text(tmp_path: Path, style: str) -> None:
+    write_mosei(tmp_path)
+    facet = {s: np.ones((2, 3), np.float32) for s in _segments()}
+    deep = "[" * 50_000 + "]" * 50_000
+    write_csd(tmp_path / "FACET 4.2.csd", "FACET 4.2", facet, {"root name": "FACET 4.2", "nested": deep},
+              metadata_style=style)
+    cfg = config(tmp_path)
+    manifest = prepare(open_source(cfg), cfg, tmp_path / "out")
+    assert manifest["source_details"]["metadata"]["facet"]["nested"].startswith("[[[")

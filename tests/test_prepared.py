@@ -122,11 +122,12 @@ def test_duplicate_ids_and_empty_sources_are_user_errors(tmp_path):
 
 def test_infinite_table_cells_become_missing_and_all_nan_rows_absent(tmp_path):
     spec = ModalitySpec("x", "table", 2)
-    table = np.array([[1.0, np.inf], [np.nan, np.nan], [3.0, 4.0]], dtype=np.float32)
-    source = Source((spec,), LabelSpec("y", "regression"), [SourceChunk(["a", "b", "c"], np.zeros(3), {"x": table})])
+    table = np.array([[1.0, np.inf], [np.nan, np.nan], [3.0, 4.0]] + [[5.0, 6.0]] * 9, dtype=np.float32)
+    ids = [f"s{i}" for i in range(12)]
+    source = Source((spec,), LabelSpec("y", "regression"), [SourceChunk(ids, np.zeros(12), {"x": table})])
     prepare(source, data_config(), tmp_path / "p")
     data = PreparedData(tmp_path / "p")
-    assert data.source_present[:, 0].tolist() == [True, False, True]
+    assert data.source_present[:3, 0].tolist() == [True, False, True]
     assert data.manifest["nonfinite_replaced"]["x"] == 1
     first = data.dataset(0, None)[0]["modalities"]["x"]
     assert first[0] == 1.0 and np.isnan(first[1])

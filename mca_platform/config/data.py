@@ -43,9 +43,23 @@ class DataBase(Strict):
     @field_validator("sparsity")
     @classmethod
     def _distinct_levels(cls, levels: list[float]) -> list[float]:
-        if len(set(levels)) != len(levels):
-            raise ValueError(f"sparsity levels must be distinct (got {levels})")
+        return distinct_levels(levels)
+
+
+def distinct_levels(levels: list[float] | None) -> list[float] | None:
+    """Refuse repeated levels, and levels so close that they share one mask file (their level_key)."""
+    if levels is None:
         return levels
+    if len(set(levels)) != len(levels):
+        raise ValueError(f"sparsity levels must be distinct (got {levels})")
+    seen: dict[str, float] = {}
+    for level in levels:
+        key = level_key(level)
+        if key in seen:
+            raise ValueError(f"sparsity levels {seen[key]} and {level} are too close: they would share one mask "
+                             f"(p{key}); make them differ within 6 significant digits (got {levels})")
+        seen[key] = level
+    return levels
 
 
 class SyntheticTCGAData(DataBase):
@@ -99,6 +113,15 @@ class FoldLists(Strict):
     train: list[str]
     validation: list[str]
     test: list[str]
+
+    @field_validator("train", "validation", "test", mode="before")
+    @classmethod
+    def _quoted_ids(cls, ids):
+        for value in ids if isinstance(ids, list) else []:
+            if not isinstance(value, str):
+                raise ValueError(f"video ids are strings; quote {value!r} as '{value}' (YAML read it as a "
+                                 f"number, which may have changed it) (got {value!r})")
+        return ids
 
 
 class CsdData(DataBase):

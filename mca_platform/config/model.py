@@ -72,7 +72,7 @@ class ModelConfig(Strict):
         if not isinstance(data, dict) or data.get("preset") is None:
             return data
         name = data["preset"]
-        if name not in PRESETS:
+        if not isinstance(name, str) or name not in PRESETS:
             return data  # the Literal check on `preset` reports it
         filled = dict(data)
         for key, value in PRESETS[name].items():

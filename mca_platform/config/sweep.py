@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from mca_platform.config.base import Strict
-from mca_platform.config.data import SparsityLevel
+from mca_platform.config.data import SparsityLevel, distinct_levels
 
 
 class SearchDimension(Strict):
@@ -44,6 +44,11 @@ class GridConfig(Strict):
     sparsity: list[SparsityLevel] | None = Field(None, min_length=1)
     architectures: list[Literal["mca", "mma"]] = Field(default_factory=lambda: ["mca", "mma"], min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+
+    @field_validator("sparsity")
+    @classmethod
+    def _distinct_levels(cls, levels: list[float] | None) -> list[float] | None:
+        return distinct_levels(levels)
 
 
 class AshaConfig(Strict):

@@ -1,4 +1,4 @@
-"""`python -m mca_platform.data prepare CONFIG --out DIR` and `python -m mca_platform.data card DIR [--json]`."""
+"""`python -m mca_platform.data prepare CONFIG --out DIR`; `... card DIR [--json] [--verify]`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     card_cmd = commands.add_parser("card", help="print a prepared dataset's summary and sparsity cards")
     card_cmd.add_argument("directory")
     card_cmd.add_argument("--json", action="store_true", help="print the card as JSON")
+    card_cmd.add_argument("--verify", action="store_true", help="check every file against its checksum first")
     args = parser.parse_args(argv)
 
     from mca_platform.data.card import card_json, card_text
@@ -36,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(card_text(PreparedData(args.out)))
     else:
         data = PreparedData(args.directory)
+        if args.verify:
+            data.verify()
+            print(f"verified: every file matches its checksum ({len(data.manifest['files'])} files)", file=sys.stderr)
         print(json.dumps(card_json(data), indent=2) if args.json else card_text(data))
     return 0
 

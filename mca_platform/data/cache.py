@@ -8,9 +8,11 @@ import json
 from pathlib import Path
 
 from mca_platform.config.data import DataBase
-from mca_platform.data.prepare import MANIFEST, prepare
+from mca_platform.data.destination import is_prepared, marker_version
+from mca_platform.data.prepare import FORMAT_VERSION, prepare
 from mca_platform.data.prepared import PreparedData
 from mca_platform.data.sources import open_source
+from mca_platform.errors import UserError
 
 
 def cache_key(config: DataBase) -> str:
@@ -26,6 +28,9 @@ def ensure_prepared(config: DataBase, root: str | Path) -> PreparedData:
     target = root / cache_key(config)
     with open(root / f".{target.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (target / MANIFEST).exists():
+        if marker_version(target) != FORMAT_VERSION:
+            if target.is_dir() and any(target.iterdir()) and not is_prepared(target):
+                raise UserError(f"{target}: in the prepared-data cache but not a prepared dataset (no marker); "
+                                "move it away")
             prepare(open_source(config), config, target)
     return PreparedData(target)

@@ -80,6 +80,14 @@ class CsdFile:
         except OSError as error:
             raise UserError(f"{self.path}: entry {entry!r}: cannot read ({_reason(error)})") from None
 
+    def span(self, entry: str) -> tuple[float, float]:
+        """(first start, last end) of the entry's intervals, in seconds of its video."""
+        try:
+            intervals = np.asarray(self.data[entry]["intervals"][()], dtype=np.float64)
+        except (OSError, KeyError) as error:
+            raise UserError(f"{self.path}: entry {entry!r}: cannot read its intervals ({error})") from None
+        return (float(intervals[:, 0].min()), float(intervals[:, 1].max())) if len(intervals) else (0.0, 0.0)
+
     def close(self) -> None:
         self.handle.close()
 
@@ -101,6 +109,7 @@ def csd_source(config: CsdData) -> Source:
         for file in files.values():
             file.close()
         raise
+    _check_stages(labels, files)
     samples, skipped = _shared_entries(labels, files)
     folds = _sample_folds(config, samples)
     if folds is not None and config.unfolded == "drop":
@@ -126,8 +135,10 @@ def csd_source(config: CsdData) -> Source:
                 ids = samples[start : start + config.chunk_size]
                 values = {name: [] for name in files}
                 for entry in ids:
+                    label_span = labels.span(entry)
                     for name, file in files.items():
                         rows = file.read(entry, limits.get(name))
+                        _check_overlap(file, entry, file.span(entry), labels, label_span)
                         if rows.shape[1] != widths[name]:
                             raise UserError(
                                 f"{file.path}: entry {entry!r} has feature width {rows.shape[1]}, "
@@ -143,6 +154,34 @@ def csd_source(config: CsdData) -> Source:
 
     label_name = config.label_column if isinstance(config.label_column, str) else f"column_{config.label_column}"
     return Source(specs, LabelSpec(label_name, "regression"), chunks(), details)
+
+
+def stage(file: CsdFile) -> str:
+    """'aligned' (entries are segments `video[k]`), 'raw' (entries are whole videos) or 'mixed'."""
+    entries = file.entries()
+    segments = sum(1 for entry in entries if SEGMENT_ID.match(entry))
+    return "aligned" if segments == len(entries) else ("raw" if segments == 0 else "mixed")
+
+
+def _check_stages(labels: CsdFile, files: dict[str, CsdFile]) -> None:
+    """Every file must be at the aligned stage (one entry per labelled segment, `video[k]`)."""
+    for file in [*files.values(), labels]:
+        found = stage(file)
+        if found != "aligned":
+            example = file.entries()[0] if file.entries() else "none"
+            raise UserError(
+                f"{file.path}: {found} stage (entries like {example!r}), expected aligned segments like "
+                "'video[0]'; align every file to the labels first (CMU-MultimodalSDK align to 'All Labels')"
+            )
+
+
+def _check_overlap(file: CsdFile, entry: str, span: tuple, labels: CsdFile, label_span: tuple) -> None:
+    """A modality's rows must lie in time where the label's segment does (else: different alignments)."""
+    if span[0] > label_span[1] or label_span[0] > span[1]:
+        raise UserError(
+            f"{file.path}: entry {entry!r} spans {span[0]:.2f}-{span[1]:.2f} s but its label in {labels.path.name} "
+            f"spans {label_span[0]:.2f}-{label_span[1]:.2f} s; the files come from different alignments"
+        )
 
 
 def _shared_entries(labels: CsdFile, files: dict[str, CsdFile]) -> tuple[list[str], dict]:
@@ -233,7 +272,7 @@ def _metadata(group) -> dict:
 def _parse_metadata(text: str):
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     try:
         return ast.literal_eval(text)

@@ -1,9 +1,11 @@
 """Writing a prepared dataset: one pass over a source into per-modality contiguous arrays on disk.
 
-Layout of a prepared directory (`manifest.json` is written last; without it the directory is not a
-prepared dataset, and the whole directory appears in one rename, so a failed prepare leaves nothing
-that a later run could mistake for a finished one):
-    manifest.json                  what is where, the config, sparsity cards, the content fingerprint
+Layout of a prepared directory (`manifest.json` and the marker are written last; without the marker
+the directory is not a prepared dataset, and the whole directory appears in one rename, so a failed
+prepare leaves nothing that a later run could mistake for a finished one; see destination.py):
+    .mca-prepared                  the marker: "mca_platform prepared dataset", the format version
+    manifest.json                  what is where, the config, sparsity cards, every file's size and
+                                   checksum, the fingerprint (a hash of all that)
     samples.json                   sample ids and groups, in row order
     labels.npy                     (N,) int64 class index or float32 target
     split.npy                      (N,) int8: 0 train, 1 validation, 2 test
@@ -17,57 +19,42 @@ that a later run could mistake for a finished one):
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 
 from mca_platform.config.data import DataBase, level_key
-from mca_platform.data.fingerprint import fingerprint_directory
+from mca_platform.data.destination import (
+    MARKER,
+    check_destination,
+    marker_text,
+    move_into_place,
+    new_partial,
+    terminate_cleanly,
+)
+from mca_platform.data.integrity import MANIFEST, inventory, manifest_fingerprint
 from mca_platform.data.source import Source
 from mca_platform.data.sparsity import present_at, sparsity_card, sparsity_draw
-from mca_platform.data.splits import SPLIT_NAMES, assign_splits
+from mca_platform.data.splits import SPLIT_NAMES, assign_splits, check_split_counts
 from mca_platform.data.standardize import standardize_tables
 from mca_platform.errors import UserError
 
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
+FORMAT_VERSION = 2
 
 
 def prepare(source: Source, config: DataBase, out: str | Path) -> dict:
     """Read `source` once and write the prepared dataset to `out`; returns the manifest."""
-    out = Path(out)
-    _check_destination(out)
-    partial = out.parent / f".{out.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    try:
-        manifest = _write(source, config, partial)
-        _replace(partial, out)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+    out = check_destination(Path(out))
+    with terminate_cleanly():
+        partial = new_partial(out)
+        try:
+            manifest = _write(source, config, partial)
+            move_into_place(partial, out)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
     return manifest
-
-
-def _check_destination(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out}: exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).exists():
-        raise UserError(f"{out}: exists, is not empty and is not a prepared dataset; choose another --out")
-
-
-def _replace(partial: Path, out: Path) -> None:
-    """Move the finished directory into place; an older prepared dataset there is replaced."""
-    if out.exists():
-        stale = out.parent / f".{out.name}.replaced"
-        shutil.rmtree(stale, ignore_errors=True)
-        os.replace(out, stale)
-        os.replace(partial, out)
-        shutil.rmtree(stale, ignore_errors=True)
-    else:
-        os.replace(partial, out)
 
 
 def _write(source: Source, config: DataBase, root: Path) -> dict:
@@ -105,6 +92,10 @@ def _write(source: Source, config: DataBase, root: Path) -> dict:
     split = assign_splits(
         config.split, n_samples, groups if has_groups else None, folds if has_folds else None
     )
+    check_split_counts(split, config.split, config.name)
+    if source.label.kind == "classification" and len(np.unique(label_values)) < 2:
+        raise UserError(f"data ({config.name}): the labels hold {len(np.unique(label_values))} class; "
+                        "a classification needs at least 2")
     standardization = {}
     if config.standardize:
         train_rows = split == 0
@@ -138,8 +129,10 @@ def _write(source: Source, config: DataBase, root: Path) -> dict:
         "standardization": standardization,
         "source_details": source.details,
     }
-    manifest["fingerprint"] = fingerprint_directory(root, manifest)
+    manifest["files"] = inventory(root)
+    manifest["fingerprint"] = manifest_fingerprint(manifest)
     _write_json(root / MANIFEST, manifest)
+    (root / MARKER).write_text(marker_text(FORMAT_VERSION))
     return manifest
 
 

@@ -1,7 +1,10 @@
 """Reading a prepared dataset: the manifest, the small per-sample arrays, and samples through memory maps.
 
-Peak memory of a reader does not grow with the dataset: values are memory-mapped, each read copies out
-only the rows it needs, and the mapped pages are handed back to the kernel (MADV_DONTNEED) every
+Opening checks the marker, the manifest and every file's size and shape (cheap); `verify()` checks
+contents against the recorded checksums.
+
+Peak memory of a reader does not grow with the dataset: values are memory-mapped, each read copies
+out only the rows it needs, and the mapped pages are handed back to the kernel (MADV_DONTNEED) every
 RELEASE_BYTES, so touched pages do not pile up in the process's resident set.
 """
 
@@ -16,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from mca_platform.config.data import level_key
-from mca_platform.data.prepare import FORMAT_VERSION, MANIFEST
+from mca_platform.data.destination import MARKER, marker_version
+from mca_platform.data.integrity import MANIFEST, check_layout, check_manifest, verify_contents
+from mca_platform.data.prepare import FORMAT_VERSION
 from mca_platform.data.spec import LabelSpec, ModalitySpec, Sample
 from mca_platform.data.splits import SPLIT_NAMES
 from mca_platform.errors import UserError
@@ -30,22 +35,38 @@ class PreparedData:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         manifest_path = self.root / MANIFEST
-        if not manifest_path.exists():
-            raise UserError(f"{self.root}: not a prepared dataset (no {MANIFEST}; run `mca_platform.data prepare`)")
+        version = marker_version(self.root)
+        if version is None:
+            if not manifest_path.exists():
+                raise UserError(f"{self.root}: not a prepared dataset (no {MANIFEST}; "
+                                "run `python -m mca_platform.data prepare`)")
+            raise UserError(f"{self.root}: not a prepared dataset of this version (no {MARKER} marker); "
+                            "prepare it again")
+        if version != FORMAT_VERSION:
+            raise UserError(f"{self.root}: format_version {version}, this code reads {FORMAT_VERSION}; "
+                            "prepare the dataset again")
         try:
             self.manifest = json.loads(manifest_path.read_text())
-        except json.JSONDecodeError as error:
-            raise UserError(f"{manifest_path}: corrupt manifest ({error.msg})") from None
-        if self.manifest.get("format_version") != FORMAT_VERSION:
-            raise UserError(
-                f"{manifest_path}: format_version {self.manifest.get('format_version')!r}, "
-                f"this code reads {FORMAT_VERSION}; prepare the dataset again"
-            )
-        self.specs = tuple(ModalitySpec.from_json(m) for m in self.manifest["modalities"])
-        self.label = LabelSpec.from_json(self.manifest["label"])
-        self.n_samples = int(self.manifest["n_samples"])
+        except FileNotFoundError:
+            raise UserError(f"{manifest_path}: missing; prepare the dataset again") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8"
+            raise UserError(f"{manifest_path}: corrupt manifest ({reason}); prepare the dataset again") from None
+        check_manifest(self.manifest, manifest_path)
+        try:
+            self.specs = tuple(ModalitySpec.from_json(m) for m in self.manifest["modalities"])
+            self.label = LabelSpec.from_json(self.manifest["label"])
+            self.n_samples = int(self.manifest["n_samples"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise UserError(f"{manifest_path}: corrupt manifest ({type(error).__name__}: {error}); "
+                            "prepare the dataset again") from None
         self.fingerprint: str = self.manifest["fingerprint"]
         self.levels: list[str] = self.manifest["sparsity_levels"]
+        check_layout(self.root, self.manifest, self.specs, self.n_samples)
+
+    def verify(self) -> None:
+        """Re-hash every file against the manifest's checksums (a UserError naming the first bad file)."""
+        verify_contents(self.root, self.manifest)
 
     @cached_property
     def labels(self) -> np.ndarray:

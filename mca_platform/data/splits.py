@@ -11,6 +11,8 @@ from mca_platform.errors import UserError
 
 SPLIT_NAMES = ("train", "validation", "test")
 SPLIT_STREAM = 0x5B1D
+MIN_SAMPLES = 4  # two to train on (a contrastive pair), one to validate, one to test
+MIN_TRAIN = 2  # a contrastive batch needs at least two samples
 
 
 def assign_splits(
@@ -34,6 +36,17 @@ def assign_splits(
             return _from_folds(folds)
         case other:
             raise ValueError(f"unknown split mode {other!r}")
+
+
+def check_split_counts(split: np.ndarray, config: SplitConfig, name: str) -> None:
+    """Refuse a dataset too small to train on, or a split that leaves (almost) nothing to train on."""
+    n_samples = len(split)
+    if n_samples < MIN_SAMPLES:
+        raise UserError(f"data ({name}): {n_samples} samples; at least {MIN_SAMPLES} are needed")
+    counts = np.bincount(split, minlength=3)
+    if counts[0] < MIN_TRAIN:
+        raise UserError(f"data.split ({name}): the {config.mode} split leaves {counts[0]} training samples; at least "
+                        f"{MIN_TRAIN} are needed (lower split.validation / split.test, or use more groups)")
 
 
 def _split_units(unit_of_sample: np.ndarray, n_units: int, config: SplitConfig) -> np.ndarray:

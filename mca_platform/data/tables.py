@@ -57,6 +57,10 @@ def tables_source(config: TablesData) -> Source:
             raise UserError(f"{path}: column {text[0]!r} is not numeric (dtype {table[text[0]].dtype})")
         if table.shape[1] == 0:
             raise UserError(f"{path}: no feature columns besides {config.id_column!r}")
+        shared = int(table.index.isin(ids).sum())
+        if shared == 0:
+            raise UserError(f"{path}: no {config.id_column!r} in common with {label_path.name} (e.g. "
+                            f"{table.index[0]!r} here, {ids[0]!r} there); check the id column and its format")
         values[name] = table.reindex(ids).to_numpy(dtype=np.float32)
         specs.append(ModalitySpec(name, "table", table.shape[1], tuple(map(str, table.columns))))
         details["rows_not_in_labels"][name] = int((~table.index.isin(ids)).sum())

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mca_platform.errors import UserError
 from mca_platform.report.figures import slug
 from mca_platform.report.notes import reading_note
 from mca_platform.report.tables import HEADLINE, HEADLINE_LABELS, fmt
@@ -106,11 +107,20 @@ def generated_at() -> str:
     return datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
 
 
+def safe_base_url(base_url: str) -> str:
+    """The MLflow UI's address without a trailing slash; only http(s) URLs go into links (no `javascript:`)."""
+    scheme, _, rest = base_url.strip().partition("://")
+    if scheme.lower() not in ("http", "https") or not rest or any(c in base_url for c in "'\"<> \n"):
+        raise UserError(f"--mlflow-url {base_url!r}: must be an http:// or https:// address "
+                        "(e.g. http://localhost:5000)")
+    return base_url.strip().rstrip("/")
+
+
 class RunLinks:
     """Links into an MLflow UI for the sweep's runs (evaluation/mlflow.json), or none."""
 
     def __init__(self, mlflow: dict, base_url: str):
-        self.base = base_url.rstrip("/")
+        self.base = safe_base_url(base_url)
         self.experiment = mlflow.get("experiment_id")
         self.parent = mlflow.get("parent_run_id")
         self.runs = {str(k): v for k, v in (mlflow.get("runs") or {}).items()}

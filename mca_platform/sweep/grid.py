@@ -48,17 +48,52 @@ def trial_config(sweep: SweepFile, cell: Cell, params: dict[str, Any], run_name:
     return validate(Config, raw, source)
 
 
+CELL_FIELDS = ("model.arch", "train.sparsity", "train.seed", "train.run_name")
+
+
 def check_paths(sweep: SweepFile) -> None:
-    """Every search-space and per-dataset path must name a real config field (checked before Ray starts)."""
+    """Every search-space and per-dataset path must name a config field that trials use, and every search
+    dimension must be able to draw at least one valid value (checked before Ray starts)."""
     problems = []
     for path in sweep.sweep.search_space:
         if not field_exists(Config, path):
             problems.append(f"sweep.search_space.{path}: names no config field")
+        elif path.startswith("data."):
+            problems.append(f"sweep.search_space.{path}: trials ignore data fields (each dataset is prepared once, "
+                            "before any trial); list the variants as datasets in `data` instead")
+        elif path in CELL_FIELDS:
+            problems.append(f"sweep.search_space.{path}: set by the grid cell, so trials ignore it; "
+                            "use sweep.grid instead")
     for dataset, overrides in sweep.sweep.per_dataset.items():
         problems += [f"sweep.per_dataset.{dataset}.{p}: names no config field"
                      for p in overrides if not field_exists(Config, p)]
     if problems:
         raise UserError(*problems)
+    cells = plan_cells(sweep)
+    for path, dimension in sweep.sweep.search_space.items():
+        problem = _no_valid_draw(sweep, cells[0], path, dimension)
+        if problem:
+            problems.append(problem)
+    if problems:
+        raise UserError(*problems)
+
+
+def _no_valid_draw(sweep: SweepFile, cell: Cell, path: str, dimension) -> str | None:
+    """A line if no value the dimension can draw (its ends, middle, or every choice) gives a valid trial."""
+    if dimension.kind == "choice":
+        candidates = list(dimension.values)
+    else:
+        candidates = [dimension.low, (dimension.low + dimension.high) / 2, dimension.high]
+        if dimension.kind == "int":
+            candidates = [int(round(value)) for value in candidates]
+    first_error = None
+    for value in candidates:
+        try:
+            trial_config(sweep, cell, {path: value}, "check", "sweep.search_space")
+            return None
+        except UserError as error:
+            first_error = first_error or error.lines[0].removeprefix("sweep.search_space: ")
+    return f"sweep.search_space.{path}: every value it can draw is refused (e.g. {first_error})"
 
 
 def field_exists(model: Any, path: str) -> bool:

@@ -23,6 +23,8 @@ def run_training(config: Config) -> dict:
     """Train one run on Ray (local, or RAY_ADDRESS); returns a summary, raises RunFailed with the reason."""
     storage = Path(config.train.storage_path).resolve()
     data = ensure_prepared(config.data, storage / "prepared")
+    if config.train.verify_data:  # sizes and shapes were checked on opening; this reads every byte
+        data.verify()
     name = config.run_name
     uri = config.tracking.uri
     experiment_id = ensure_experiment(uri, config.tracking.experiment, storage / "mlartifacts")
