@@ -9,6 +9,7 @@ only log to the run id they are given, and only rank 0 logs.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -85,6 +86,7 @@ class Tracker:
 def ensure_experiment(uri: str, name: str, artifact_root: str | Path) -> str:
     """The experiment id for `name`, creating the store and the experiment (artifacts beside a local store
     at an absolute location; a tracking server's own artifact store otherwise)."""
+    _create_sqlite_store(uri)
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
@@ -92,6 +94,22 @@ def ensure_experiment(uri: str, name: str, artifact_root: str | Path) -> str:
     if uri.startswith(("http://", "https://")):  # a tracking server chooses its artifact store (e.g. MinIO)
         return client.create_experiment(name)
     return client.create_experiment(name, artifact_location=Path(artifact_root).resolve().as_uri())
+
+
+def _create_sqlite_store(uri: str) -> None:
+    """A new SQLite store is built beside its path and renamed into place: a failure half-way (a full disk)
+    leaves no broken mlflow.db that would stay broken once space is freed."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix) or Path(uri.removeprefix(prefix)).exists():
+        return
+    path = Path(uri.removeprefix(prefix))
+    partial = path.with_name(f".{path.name}.{os.getpid()}-{time.time_ns()}.partial")  # MLflow caches by URI
+    try:
+        MlflowClient(prefix + str(partial)).search_experiments(max_results=1)  # creates and migrates the schema
+        if not path.exists():  # another process may have won the race: its store stands
+            os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def find_or_start_run(uri: str, experiment_id: str, run_name: str, tags: Mapping[str, Any]) -> tuple[Tracker, str]:

@@ -148,3 +148,30 @@ def test_a_trial_asked_before_a_crash_is_handed_out_again_with_its_params(tmp_pa
     reissued = again.suggest("t9")
     assert (reissued["cell"], reissued["index"], reissued["params"]) == (lost["cell"], lost["index"], lost["params"])
     assert len(again.study(CELLS[0]).trials) == 1, "no new Optuna trial was asked for the lost one"
+
+
+def test_a_new_sqlite_store_appears_whole_or_not_at_all(tmp_path, monkeypatch):
+    import os
+
+    from mca_platform.tracking import ensure_experiment
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        ensure_experiment(uri, "e", tmp_path / "art")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "no broken or partial store is left behind"
+    monkeypatch.undo()
+    assert ensure_experiment(uri, "e", tmp_path / "art") == ensure_experiment(uri, "e", tmp_path / "art")
+
+
+def test_plan_refuses_a_negative_or_infinite_time_per_epoch(capsys):
+    from mca_platform.errors import run_cli
+    from mca_platform.sweep.__main__ import main
+
+    for value in ("-5", "inf", "0"):
+        assert run_cli(main, ["sweeps/demo.yaml", "--plan", "--seconds-per-epoch", value]) == 2
+        assert "--seconds-per-epoch: expected a positive number" in capsys.readouterr().err

@@ -38,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--restart", action="store_true", help="start a fresh sweep under a new name")
     args = parser.parse_args(argv)
 
+    if args.seconds_per_epoch is not None and not 0 < args.seconds_per_epoch < float("inf"):
+        raise UserError(f"--seconds-per-epoch: expected a positive number of seconds (got {args.seconds_per_epoch})")
     sweep = load_sweep(args.sweep_file, args.overrides)
     if args.plan:
         plan = estimate(sweep, args.seconds_per_epoch)
