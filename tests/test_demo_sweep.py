@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_report_browser import chromium, images_on_page, run_chromium  # noqa: F401  (chromium is a fixture)
+from test_report_browser import chromium, headline_sections, images_on_page, run_chromium  # noqa: F401  (chromium is a fixture)
 
 from mca_platform.train.ray_console import is_ray_line
 
@@ -72,3 +72,6 @@ def test_demo_page_loads_every_image_in_chromium(demo, chromium, tmp_path):  # n
     run_chromium(chromium, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1400,2600",
                  "--virtual-time-budget=10000", page.as_uri())
     assert shot.stat().st_size > 20_000
+    (section,) = headline_sections(chromium, page, tmp_path / "profile")
+    assert section["id"] == "headline-demo" and section["beforeNav"] and section["top"] < 1000, section
+    assert section["rows"] == 10 and section["img"][0]["w"] > 0, "the demo's headline table and figure"

@@ -34,3 +34,22 @@ def test_ray_lines_go_to_the_log_and_ours_stay():
     stream.write("\r  live line")
     assert log.getvalue().splitlines() == RAY
     assert terminal.getvalue() == "\n".join(OURS) + "\n\r  live line"
+
+
+def test_quiet_progress_prints_nothing(capsys):
+    from types import SimpleNamespace
+
+    from mca_platform.sweep.callbacks import Progress
+
+    trial = SimpleNamespace(trial_id="a", config={"cell": {"dataset": "d", "sparsity": 0.0, "arch": "mca", "seed": 0},
+                                                  "index": 1})
+    for quiet in (True, False):
+        progress = Progress("s", ["d/p0/mca/s0"], 1, 1, {"d": 2}, quiet=quiet)
+        progress.on_trial_start(0, [], trial)
+        progress.on_trial_result(0, [], trial, {"epoch": 1, "val_loss": 2.0, "best_val_loss": 2.0})
+        progress.on_trial_complete(0, [], trial)
+        progress.on_experiment_end([])
+        printed = capsys.readouterr().out
+        assert (printed == "") == quiet, printed
+        if not quiet:
+            assert "d/p0/mca/s0/t1: epoch 1/2  val_loss 2.0000" in printed and "✓ d/p0/mca/s0/t1" in printed

@@ -98,9 +98,9 @@ def test_screenshot_is_not_blank(chromium, page, tmp_path, width, height):
     assert pixels[..., :3].std() > 0.05, "the screenshot is a single colour"
 
 
-def test_first_screen_in_the_browser_has_the_headline_figure_and_table(chromium, page, tmp_path):
-    """The DOM Chromium built: per dataset, before the navigation, the headline figure (loaded) and table; and the
-    headline section starts within the first 1000 px of a 1400 px wide window."""
+def headline_sections(chromium: str, page: Path, profile: Path) -> list[dict]:
+    """The DOM Chromium built for `page` at 1400 x 1000: per headline section, its id, top, images (loaded
+    width), table rows, and whether it comes before the navigation."""
     check = page.parent / "layout-check.html"
     script = """<script>
 window.addEventListener("load", () => {
@@ -116,12 +116,18 @@ window.addEventListener("load", () => {
 });
 </script>"""
     check.write_text(page.read_text().replace("</body>", script + "</body>"))
-    dom = run_chromium(chromium, tmp_path / "profile", "--window-size=1400,1000", "--virtual-time-budget=10000",
+    dom = run_chromium(chromium, profile, "--window-size=1400,1000", "--virtual-time-budget=10000",
                        "--dump-dom", check.as_uri()).stdout
     check.unlink()
     match = re.search(r"<pre id=\"layout-check\">(.*?)</pre>", dom, re.S)
     assert match, f"the layout check did not run; DOM starts {dom[:300]!r}"
-    sections = json.loads(html.unescape(match.group(1)))
+    return json.loads(html.unescape(match.group(1)))
+
+
+def test_first_screen_in_the_browser_has_the_headline_figure_and_table(chromium, page, tmp_path):
+    """Per dataset, before the navigation, the headline figure (loaded) and table; and the headline section
+    starts within the first 1000 px of a 1400 px wide window."""
+    sections = headline_sections(chromium, page, tmp_path / "profile")
     assert [s["id"] for s in sections] == ["headline-mosei", "headline-tcga"]
     for section in sections:
         dataset = section["id"].removeprefix("headline-")
