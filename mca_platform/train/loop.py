@@ -103,14 +103,14 @@ def fit(spec: RunSpec, report: Report, resume_from: Path | None = None, device: 
                    "stop": stop or ("cap" if epoch == config.train.epochs else None)}
         if rank == 0 and spec.trial_dir:  # before the report: a kill in between re-runs this epoch, last row wins
             append_epoch(Path(spec.trial_dir) / EPOCHS_FILE, headline(metrics))
+        if tracker:  # before the report too: a scheduler may end this process as soon as it sees the result
+            tracker.log_metrics(metrics, step=epoch)
         with tempfile.TemporaryDirectory(prefix="mca_ckpt_") as scratch:
             checkpoint = None
             if rank == 0:
                 checkpoint = save_checkpoint(Path(scratch), model, optimizer, scheduler, epoch,
                                              extra={"best_val_loss": best_val_loss, "plateau": plateau.state()})
             report(headline(metrics), checkpoint)
-        if tracker:
-            tracker.log_metrics(metrics, step=epoch)
         if stop:
             break
     return metrics
