@@ -34,7 +34,7 @@ def test_a_healthy_setting_has_metrics_and_no_flags():
     assert 0 <= row["retrieval.a.tie_rate"] < 0.5
     assert {k: v for k, v in row.items() if k.startswith("flags.")} == {
         "flags.non_finite_embeddings": 0, "flags.fixed_gallery_short": 0, "flags.collapsed_space": 0,
-        "flags.modalities_left_out": 0}
+        "flags.modalities_left_out": 0, "flags.collapsed_embedding": 0}
 
 
 @pytest.mark.parametrize("key", ["emb/fusion", "emb/a", "sub/b"])

@@ -66,6 +66,7 @@ def evaluate_step(directory: str | Path) -> Path:
         if key not in raw:
             raw[key] = raw_probe(data, level_key(cell.sparsity))
         row.update(raw[key])
+        row["flags.probe_far_below_raw"] = int(probe_far_below_raw(row))
         rows.append(row)
         print(f"evaluation: {cell.key}: scored (epoch {entry['epoch']})")
     table = out / "metrics.csv"
@@ -73,6 +74,15 @@ def evaluate_step(directory: str | Path) -> Path:
     write_json(out / "cards.json", {"cards": {name: data.manifest["sparsity"] for name, data in prepared.items()}})
     _mirror(record, sweep, rows)
     return table
+
+
+def probe_far_below_raw(row: dict, ratio: float = 0.5) -> bool:
+    """The fusion embedding's probe below `ratio` x the same probe on raw features: the model learned little."""
+    for metric in ("probe.accuracy", "probe.pearson_r"):
+        learned, raw = row.get(metric), row.get(metric.replace("probe.", "probe_raw."))
+        if learned is not None and raw is not None and math.isfinite(learned) and math.isfinite(raw) and raw > 0:
+            return learned < ratio * raw
+    return False
 
 
 def _mirror(record: SweepDir, sweep, rows: list[dict]) -> None:

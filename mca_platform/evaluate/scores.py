@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from mca_platform.metrics.geometry import geometry_metrics
+from mca_platform.metrics.health import health
 from mca_platform.metrics.probes import classification_probe, regression_probe
 from mca_platform.metrics.retrieval import retrieval_metrics
 from mca_platform.metrics.subsets import subset_similarity
@@ -84,6 +85,14 @@ def score_embeddings(arrays: dict[str, np.ndarray], names: list[str], label_kind
     row["flags.collapsed_space"] = int(retrieval.get("collapsed/mean", 0.0) == 1.0)
     row["flags.modalities_left_out"] = int(
         max(v for k, v in {**geometry, **retrieval}.items() if k.startswith(("left_out", "fixed_left_out"))))
+
+    spaces = {**{n: arrays[f"emb/{n}"][test] for n in names}, "fusion": arrays["emb/fusion"][test]}
+    learned = health(spaces, {**{n: present[n][test] for n in names}, "fusion": fusion_present[test]})
+    for key, value in learned.items():
+        space, _, measure = key.partition("/")
+        if measure:
+            row[f"health.{space}.{measure}"] = value
+    row["flags.collapsed_embedding"] = learned["collapsed"]
 
     labels = arrays["labels"]
     keep_train, keep_test = train & fusion_present, test & fusion_present

@@ -264,7 +264,10 @@ def flags_html(flags: pd.DataFrame | None) -> str:
     return ("<p class='warn'>These settings were flagged by the evaluation; a setting with non-finite embeddings "
             "was skipped (its metrics are missing and counted as non-finite); <code>still_improving</code>: the "
             "selected epoch is the run's last allowed one, so validation loss had not plateaued (raise "
-            "<code>train.epochs</code> or set <code>train.stop</code>).</p>" + table_html(flags))
+            "<code>train.epochs</code> or set <code>train.stop</code>); <code>collapsed_embedding</code>: how "
+            "many of the setting's spaces collapsed (spread or effective rank near nothing; see the health "
+            "table); <code>probe_far_below_raw</code>: the fusion probe is under half the raw-feature probe."
+            "</p>" + table_html(flags))
 
 
 def settings_html(summary: pd.DataFrame) -> str:

@@ -36,7 +36,7 @@ NOT_METRICS = ("flags.",)
 DIAGNOSTICS = (".tie_rate",)  # shown per architecture, but not outcomes: kept out of the family of comparisons
 NOT_METRIC_SUFFIXES = (".gallery_size",)
 ID_COLUMNS = {"dataset", "sparsity", "arch", "seed", "trial_id", "selected_epoch", "n_test", "n_no_modality"}
-NO_DIFFERENCE_GROUPS = ("probe_raw.",)
+NO_DIFFERENCE_GROUPS = ("probe_raw.", "health.")  # references and diagnostics: shown, not compared
 SELECTION_ORDER = [
     "dataset", "sparsity", "arch", "seed", "trial_id", "policy", "metric", "epoch", "value",
     "previous_epoch", "previous_value", "previous", "next_epoch", "next_value", "next",
