@@ -17,7 +17,8 @@ def test_effective_rank_and_spread_against_obvious_cases():
     assert effective_rank(cloud) == pytest.approx(8.0, rel=0.05), "an isotropic cloud uses every dimension"
     line = np.outer(rng.normal(size=500), rng.normal(size=8))
     assert effective_rank(line) == pytest.approx(1.0, abs=1e-6)
-    assert spread(cloud) == pytest.approx(1.0, abs=0.02) and spread(np.ones((50, 8)) * 3.0) == pytest.approx(0.0, abs=1e-6)
+    assert spread(cloud) == pytest.approx(1.0, abs=0.02)
+    assert spread(np.ones((50, 8)) * 3.0) == pytest.approx(0.0, abs=1e-6)
     x = rng.normal(size=(30, 4)) + 5.0  # a slow reference for the spread: distances to the mean direction
     units = [v / math.sqrt(sum(c * c for c in v)) for v in x]
     mean = [sum(u[i] for u in units) / len(units) for i in range(4)]
