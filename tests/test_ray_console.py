@@ -44,7 +44,7 @@ def test_quiet_progress_prints_nothing(capsys):
     trial = SimpleNamespace(trial_id="a", config={"cell": {"dataset": "d", "sparsity": 0.0, "arch": "mca", "seed": 0},
                                                   "index": 1})
     for quiet in (True, False):
-        progress = Progress("s", ["d/p0/mca/s0"], 1, 1, {"d": 2}, quiet=quiet)
+        progress = Progress("s", {"d/p0/mca/s0": 1}, 1, {"d": 2}, quiet=quiet)
         progress.on_trial_start(0, [], trial)
         progress.on_trial_result(0, [], trial, {"epoch": 1, "val_loss": 2.0, "best_val_loss": 2.0})
         progress.on_trial_complete(0, [], trial)

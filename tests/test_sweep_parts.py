@@ -12,6 +12,7 @@ import pytest
 from mca_platform.config.sweep import SearchDimension, SweepConfig
 from mca_platform.errors import UserError
 from mca_platform.record import Cell
+from mca_platform.sweep.protocol import SEARCH, PlannedCell
 from mca_platform.sweep.searcher import BEST_METRIC, CellSearcher
 
 CELLS = [Cell("d", 0.0, "mca", 0), Cell("d", 0.0, "mma", 0)]
@@ -19,7 +20,8 @@ SPACE = {"train.lr": SearchDimension(kind="loguniform", low=1e-4, high=1e-2)}
 
 
 def searcher(tmp_path, trials_per_cell=2) -> CellSearcher:
-    return CellSearcher(CELLS, SPACE, trials_per_cell, seed=0, journal=str(tmp_path / "optuna.journal"))
+    planned = [PlannedCell(cell, trials_per_cell, SEARCH) for cell in CELLS]
+    return CellSearcher(planned, SPACE, seed=0, journal=str(tmp_path / "optuna.journal"))
 
 
 def test_searcher_resumes_from_json_and_optunas_own_journal(tmp_path):

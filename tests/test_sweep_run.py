@@ -132,3 +132,48 @@ def test_sigterm_ends_the_driver_its_ray_and_its_runs(tmp_path):
     assert not session_processes(session), "SIGTERM shut the local Ray down"
     _, runs = mlflow_runs(tmp_path)
     assert runs and all(r.info.status == "KILLED" for r in runs), [(r.info.run_name, r.info.status) for r in runs]
+
+
+def test_two_stage_sweep_killed_between_the_stages_resumes_without_retraining(tmp_path):
+    """tune_then_replicate: stage 1 searches on seed 0 (2 trials), stage 2 trains the best of them with seed 1;
+    the driver is killed once stage 1 has ended, and the rerun trains only what stage 2 still needs."""
+    path = write_sweep(tmp_path, epochs=2, concurrent=1, grid=", sparsity: [0]")
+    path.write_text(path.read_text().replace("[mca, mma], seeds: [0]", "[mma], seeds: [0, 1]").replace(
+        "  trials_per_cell: 1\n",
+        "  trials_per_cell: 2\n  protocol: tune_then_replicate\n"
+        "  search_space: {train.lr: {kind: loguniform, low: 1.0e-4, high: 1.0e-2}}\n"))
+    log = open(tmp_path / "first.log", "w")  # noqa: SIM115
+    driver = subprocess.Popen(sweep_command(path), env=ENV, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    try:
+        deadline, tuned = time.time() + 400, []
+        while time.time() < deadline and len(tuned) < 2:
+            assert driver.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+            table = tmp_path / "runs" / "small" / "trials.json"
+            tuned = [t for t in trial_table(tmp_path) if t["status"] == "FINISHED" and t["stage"] == "tune"] \
+                if table.exists() else []
+            time.sleep(1)
+        assert len(tuned) == 2, "stage 1 did not end in time"
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+        log.close()
+    result = subprocess.run(sweep_command(path), env=ENV, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    trials = {t["slot"]: t for t in trial_table(tmp_path)}
+    assert sorted(trials) == ["small/p0/mma/s0/t1", "small/p0/mma/s0/t2", "small/p0/mma/s1/t1"]
+    best = min(tuned, key=lambda t: t["best_val_loss"])
+    replicate = trials["small/p0/mma/s1/t1"]
+    assert replicate["stage"] == "replicate" and replicate["tuned_in"] == best["slot"]
+    assert replicate["params"] == best["params"] and replicate["config"]["train"]["lr"] == best["params"]["train.lr"]
+    client, runs = mlflow_runs(tmp_path)
+    _, children = split_runs(runs)
+    assert sorted(r.data.tags["mca.stage"] for r in children) == ["replicate", "tune", "tune"]
+    for trial in tuned:
+        run = next(r for r in children if r.info.run_name == trial["name"])
+        assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [1, 2], \
+            "a stage-1 trial was trained again"
+    page = (tmp_path / "dashboards" / "small" / "index.html").read_text()
+    assert "tune, then replicate" in page and best["slot"] in page

@@ -1,8 +1,10 @@
 """The `sweep` section: the grid of settings and the search inside each grid cell.
 
-A cell is one (dataset, sparsity, architecture, seed). Every cell gets `trials_per_cell` trials drawn by
-its own Optuna (TPE) search over the same `search_space`, so architectures compared at one
-(dataset, sparsity, seed) get equal budgets, the same masks and the same split.
+A cell is one (dataset, sparsity, architecture, seed). With `protocol: per_cell` every cell gets
+`trials_per_cell` trials drawn by its own Optuna (TPE) search over the same `search_space`; with
+`protocol: tune_then_replicate` each setting (dataset, sparsity, architecture) searches on the first seed,
+then its best configuration is trained with every other seed (sweep/protocol.py). Either way architectures
+compared at one (dataset, sparsity, seed) get equal budgets, the same masks and the same split.
 """
 
 from __future__ import annotations
@@ -75,7 +77,11 @@ class SweepConfig(Strict):
     search_space: dict[str, SearchDimension] = Field(
         default_factory=dict, description="dotted config path (e.g. train.lr) -> distribution"
     )
-    trials_per_cell: int = Field(1, ge=1)
+    protocol: Literal["per_cell", "tune_then_replicate"] = Field(
+        "per_cell", description="per_cell: a search per seed; tune_then_replicate: search on the first seed, "
+        "then train each setting's best configuration with every other seed"
+    )
+    trials_per_cell: int = Field(1, ge=1, description="trials per cell (tune_then_replicate: per stage-1 setting)")
     metric: Literal["val_loss"] = "val_loss"
     mode: Literal["min"] = "min"
     scheduler: AshaConfig | None = None

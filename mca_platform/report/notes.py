@@ -37,6 +37,7 @@ def reading_note(results, compared: pd.DataFrame, evaluation) -> str:
         f"({'every comparison on this page' if evaluation.family == 'sweep' else 'each dataset'}). Only "
         "corrected-significant differences are marked; an interval that excludes zero is not by itself a mark.</p>",
         f"<p><b>Splits:</b> {escape(splits_text(results))}</p>",
+        f"<div><b>Protocol:</b> {protocol_text(results)}</div>",
         f"<p><b>Epochs:</b> selected on the <b>validation</b> split (policy: {escape(policy or 'not recorded')}); "
         "the paper had no validation split and chose epochs by hand from test loss curves. Every metric is on the "
         "test split.</p>",
@@ -48,6 +49,28 @@ def reading_note(results, compared: pd.DataFrame, evaluation) -> str:
                 "cannot go below p = 0.25); read every difference as indicative.</p>")
     return (f"<div class='note'>{warn}{summary_line}<details><summary>How to read this page</summary>"
             f"{''.join(parts)}</details></div>")
+
+
+def protocol_text(results) -> str:
+    """How hyperparameters and seeds were combined (sweep.protocol), with each setting's tuned configuration."""
+    sweep = results.section("sweep")
+    seeds = (sweep.get("grid") or {}).get("seeds") or [0]
+    budget = sweep.get("trials_per_cell", 1)
+    if sweep.get("protocol") != "tune_then_replicate":
+        return escape(f"per cell: every (setting, seed) searched its own hyperparameters ({budget} trials each), so "
+                      "the spread across seeds includes hyperparameter variance.")
+    text = (f"tune, then replicate: stage 1 searched each setting's hyperparameters with {budget} trials on seed "
+            f"{seeds[0]}; stage 2 trained each setting's best configuration (lowest validation loss) with seeds "
+            f"{', '.join(map(str, seeds[1:])) or 'none'}. The seed-{seeds[0]} run is the stage-1 winner itself, so "
+            "the spread across seeds is seed variance only.")
+    tuned = sorted({(t["tuned_in"], tuple(sorted((t.get("params") or {}).items())))
+                    for t in results.trials if t.get("stage") == "replicate" and t.get("tuned_in")})
+    rows = "".join(f"<tr><td class='text'>{escape(slot)}</td><td class='text'>"
+                   f"{escape(', '.join(f'{k} = {v:.4g}' if isinstance(v, float) else f'{k} = {v}' for k, v in params))}"
+                   "</td></tr>" for slot, params in tuned)
+    table = (f"<table><tr><th>stage-1 winner</th><th>configuration trained with every seed</th></tr>{rows}</table>"
+             if rows else "")
+    return escape(text) + table
 
 
 def split_short(results) -> str:

@@ -65,7 +65,7 @@ def trial_entry(record: SweepDir, trial_id: str, tune_config: dict, status: str,
         reason = outcome.get("reason") or reason  # the trial's own words (e.g. a non-finite loss)
     return {
         "slot": slot, "trial_id": trial_id, "name": trial_name(record.name, cell, index), "cell": cell.key,
-        "index": index,
+        "index": index, "stage": tune_config.get("stage", "search"), "tuned_in": tune_config.get("tuned_in"),
         "params": tune_config.get("params") or {}, "status": status, "reason": reason,
         "epochs": last_result.get("epoch"), "best_val_loss": finite_or_none(last_result.get("best_val_loss")),
         "stop": last_result.get("stop"),
@@ -88,10 +88,10 @@ def error_reason(trial) -> str:
 class Progress(Callback):
     """A compact live view: cells done / running / pending, best value per cell, elapsed and remaining time."""
 
-    def __init__(self, sweep_name: str, cell_keys: list[str], trials_per_cell: int, concurrency: int,
+    def __init__(self, sweep_name: str, budgets: dict[str, int], concurrency: int,
                  max_epochs: dict[str, int] | None = None, quiet: bool = False, every_s: float = 15.0):
-        self.sweep_name, self.cell_keys = sweep_name, cell_keys
-        self.trials_per_cell, self.concurrency, self.every_s = trials_per_cell, concurrency, every_s
+        self.sweep_name, self.budgets = sweep_name, budgets  # cell key -> planned trials
+        self.concurrency, self.every_s = concurrency, every_s
         self.max_epochs, self.quiet = max_epochs or {}, quiet
         self.started = time.time()
         self.last_print = 0.0
@@ -145,11 +145,11 @@ class Progress(Callback):
 
     def summary_line(self) -> str:
         per_cell = self._per_cell()
-        done = sum(1 for c in per_cell.values() if c["finished"] == self.trials_per_cell)
-        running = sum(1 for c in per_cell.values() if c["running"] and c["finished"] < self.trials_per_cell)
-        pending = len(self.cell_keys) - done - running
+        done = sum(1 for key, c in per_cell.items() if c["finished"] >= self.budgets.get(key, 1))
+        running = sum(1 for key, c in per_cell.items() if c["running"] and c["finished"] < self.budgets.get(key, 1))
+        pending = len(self.budgets) - done - running
         finished = [e for e in self.state.values() if e["ended"] is not None]
-        total = len(self.cell_keys) * self.trials_per_cell
+        total = sum(self.budgets.values())
         elapsed = time.time() - self.started
         eta = "?"
         if finished:
@@ -163,11 +163,11 @@ class Progress(Callback):
         lines = [f"  {'cell':<32}{'trials':>8}  best val_loss"]
         for key, cell in self._per_cell().items():
             best = "-" if cell["best"] is None else f"{cell['best']:.4f}"
-            lines.append(f"  {key:<32}{cell['finished']:>4}/{self.trials_per_cell:<3}  {best}")
+            lines.append(f"  {key:<32}{cell['finished']:>4}/{self.budgets.get(key, 1):<3}  {best}")
         return "\n".join(lines)
 
     def _per_cell(self) -> dict[str, dict]:
-        cells = {key: {"finished": 0, "running": 0, "best": None} for key in self.cell_keys}
+        cells = {key: {"finished": 0, "running": 0, "best": None} for key in self.budgets}
         for entry in self.state.values():
             cell = cells.setdefault(entry["cell"], {"finished": 0, "running": 0, "best": None})
             cell["finished" if entry["ended"] is not None else "running"] += 1

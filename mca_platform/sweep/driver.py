@@ -20,6 +20,7 @@ from mca_platform.record import DriverLock, SweepDir
 from mca_platform.sweep.cluster import check_shared_storage, cluster_concurrency, connect, remote_address
 from mca_platform.sweep.grid import check_paths, plan_cells
 from mca_platform.sweep.plan import available_resources, concurrency, epochs_of, per_trial
+from mca_platform.sweep.protocol import planned_cells, runnable_trials
 from mca_platform.tracking import Tracker, ensure_experiment, find_or_start_run, flatten, git_commit
 from mca_platform.train.ray_console import quiet_ray_console
 
@@ -56,7 +57,7 @@ class SweepOutcome:
 def run_sweep(sweep: SweepFile, record: SweepDir, source_text: str, lock: DriverLock,
               quiet: bool = False) -> SweepOutcome:
     """Run (or resume) the sweep's trials under `lock`; the caller holds it for the whole pipeline."""
-    cells = plan_cells(sweep)
+    planned = planned_cells(sweep)
     cluster = remote_address() and connect()  # on a Ray cluster: connected and checked before anything is written
     if cluster:
         check_shared_storage(record.storage)
@@ -70,8 +71,9 @@ def run_sweep(sweep: SweepFile, record: SweepDir, source_text: str, lock: Driver
     if state == "new":
         parent.log_params(flatten({"sweep": sweep.sweep.model_dump(mode="json")}))
         parent.log_dict(sweep.model_dump(mode="json"), "sweep.json")
-        parent.log_dict({"cells": [c.to_json() | {"key": c.key} for c in cells],
-                         "trials_per_cell": sweep.sweep.trials_per_cell,
+        parent.log_dict({"protocol": sweep.sweep.protocol,
+                         "cells": [p.cell.to_json() | {"key": p.cell.key, "trials": p.trials, "stage": p.stage,
+                                                       "tuned_in": p.tuned_in and p.tuned_in.key} for p in planned],
                          "fingerprints": {k: d.fingerprint for k, d in datasets.items()}}, "planned_grid.json")
     from mca_platform.sweep.trial import SweepContext
     from mca_platform.sweep.tune_run import run_tune
@@ -88,11 +90,11 @@ def run_sweep(sweep: SweepFile, record: SweepDir, source_text: str, lock: Driver
         at_once = cluster_concurrency(per_trial(sweep), cluster, sweep.sweep.resources.concurrent_trials)
     else:
         at_once = concurrency(sweep, available_resources())
-    trials = run_tune(sweep, cells, context, record, at_once,
+    trials = run_tune(sweep, planned, context, record, at_once,
                       {d.name: epochs_of(sweep, d.name) for d in sweep.datasets}, lock, quiet=quiet)
     record.write_trials(trials)
     parent.log_dict({"trials": trials}, "trials.json")
-    return SweepOutcome(record, trials, len(cells) * sweep.sweep.trials_per_cell, parent)
+    return SweepOutcome(record, trials, runnable_trials(planned, trials), parent)
 
 
 def _prepared(data, record: SweepDir, quiet: bool):

@@ -7,7 +7,7 @@ import os
 
 from mca_platform.config import SweepFile
 from mca_platform.record import Cell
-from mca_platform.sweep.grid import plan_cells
+from mca_platform.sweep.protocol import planned_cells, stage_counts, total_trials
 
 
 def available_resources() -> dict[str, float]:
@@ -47,6 +47,8 @@ def epochs_of(sweep: SweepFile, dataset: str) -> int:
     return int(override) if override is not None else sweep.train.epochs
 
 
+STAGE_TEXT = {"search": "a search per cell", "tune": "stage 1, search on the first seed",
+              "replicate": "stage 2, the best configuration with each other seed"}
 TRIAL_OVERHEAD_S = 25.0  # Ray Train start-up and teardown per trial, measured on a 2-core machine
 EVALUATION_START_S = 10.0  # Ray start and dataset opening before the first embedding
 METRICS_S = 3.0  # probes, retrieval and geometry of one setting on the demo's sizes
@@ -57,16 +59,20 @@ def make_plan(sweep: SweepFile, seconds_per_epoch: float | None = None,
               available: dict[str, float] | None = None, calibration: dict[str, dict] | None = None) -> dict:
     """The cells, trial counts, resources, concurrency and a wall-time estimate: training from measured seconds
     per epoch (`calibration`, per cell) or a given `seconds_per_epoch`, plus evaluation and the report."""
-    cells: list[Cell] = plan_cells(sweep)
+    planned = planned_cells(sweep)
+    cells: list[Cell] = [p.cell for p in planned]
+    budget = {p.cell.key: p.trials for p in planned}
     available = available or available_resources()
     at_once = concurrency(sweep, available)
-    trials = len(cells) * sweep.sweep.trials_per_cell
     plan = {
         "sweep": sweep.sweep.name,
-        "cells": [cell.to_json() | {"key": cell.key} for cell in cells],
+        "protocol": sweep.sweep.protocol,
+        "stages": stage_counts(planned),
+        "cells": [p.cell.to_json() | {"key": p.cell.key, "trials": p.trials, "stage": p.stage,
+                                      "tuned_in": p.tuned_in and p.tuned_in.key} for p in planned],
         "n_cells": len(cells),
         "trials_per_cell": sweep.sweep.trials_per_cell,
-        "total_trials": trials,
+        "total_trials": total_trials(planned),
         "search_space": {path: dim.model_dump() for path, dim in sweep.sweep.search_space.items()},
         "per_trial_resources": per_trial(sweep),
         "available_resources": available,
@@ -77,7 +83,7 @@ def make_plan(sweep: SweepFile, seconds_per_epoch: float | None = None,
         return plan
     epoch_s = {c.key: seconds_per_epoch if seconds_per_epoch is not None else calibration[c.key]["epoch_seconds"]
                for c in cells}
-    training = sum((epochs_of(sweep, c.dataset) * epoch_s[c.key] + TRIAL_OVERHEAD_S) * sweep.sweep.trials_per_cell
+    training = sum((epochs_of(sweep, c.dataset) * epoch_s[c.key] + TRIAL_OVERHEAD_S) * budget[c.key]
                    for c in cells) / at_once
     embedding = sum(_embedding_seconds(c, calibration, epoch_s[c.key]) for c in cells) / at_once
     evaluation = EVALUATION_START_S + embedding + METRICS_S * len(cells)
@@ -104,9 +110,10 @@ def _embedding_seconds(cell: Cell, calibration: dict | None, epoch_seconds: floa
 
 
 def plan_text(plan: dict) -> str:
+    stages = "; ".join(f"{STAGE_TEXT[stage]}: {n['cells']} cells, {n['trials']} trials"
+                       for stage, n in plan["stages"].items())
     lines = [
-        f"sweep {plan['sweep']}: {plan['n_cells']} cells x {plan['trials_per_cell']} trials = "
-        f"{plan['total_trials']} trials",
+        f"sweep {plan['sweep']}: {plan['total_trials']} trials, protocol {plan['protocol']} ({stages})",
         f"one trial: {plan['per_trial_resources']['workers']} workers, {plan['per_trial_resources']['CPU']:g} CPU, "
         f"{plan['per_trial_resources']['GPU']:g} GPU; available {plan['available_resources']['CPU']:g} CPU, "
         f"{plan['available_resources']['GPU']:g} GPU -> {plan['concurrent_trials']} at once",
@@ -126,5 +133,6 @@ def plan_text(plan: dict) -> str:
     if "no_estimate" in plan:
         lines.append(f"estimate: none ({plan['no_estimate']})")
     lines.append("cells:")
-    lines += [f"  {cell['key']}" for cell in plan["cells"]]
+    lines += [f"  {cell['key']}  {cell['trials']} x {cell['stage']}"
+              + (f" (best of {cell['tuned_in']})" if cell["tuned_in"] else "") for cell in plan["cells"]]
     return "\n".join(lines)

@@ -20,7 +20,8 @@ from ray.tune.search import Searcher
 
 from mca_platform.config.sweep import SearchDimension
 from mca_platform.errors import UserError
-from mca_platform.record import Cell
+from mca_platform.record import Cell, trial_slot
+from mca_platform.sweep.protocol import PlannedCell
 
 BEST_METRIC = "best_val_loss"
 
@@ -48,20 +49,22 @@ def stable_seed(*parts: Any) -> int:
 class CellSearcher(Searcher):
     """Round-robin over cells with budget left; one Optuna study per cell kept in Optuna's own storage.
 
+    A replicate cell (protocol tune_then_replicate) is handed out only once its tuning cell has ended: its one
+    trial is the tuning study's best trial's params, enqueued in its own study. Until then `suggest` returns
+    None (Tune asks again), and FINISHED once no cell can give another trial.
     The studies live in the sweep directory's journal (so they survive a restart natively and
     optuna-dashboard can open them); the searcher's own state (budgets, live trials) is saved as JSON:
     nothing of ours is unpickled on resume."""
 
-    def __init__(self, cells: list[Cell], space: dict[str, SearchDimension], trials_per_cell: int, seed: int,
-                 journal: str):
+    def __init__(self, planned: list[PlannedCell], space: dict[str, SearchDimension], seed: int, journal: str):
         super().__init__(metric=BEST_METRIC, mode="min")
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        self.cells = cells
+        self.planned = planned
+        self.cells = [p.cell for p in planned]
         self.space = space
         self.seed = seed
         self.journal = journal
-        self.trials_per_cell = trials_per_cell
-        self.issued = {cell.key: 0 for cell in cells}
+        self.issued = {p.cell.key: 0 for p in planned}
         self.live: dict[str, tuple[str, int]] = {}  # tune trial id -> (cell key, optuna trial number)
         self.next_cell = 0
         self._studies: dict[str, optuna.Study] = {}
@@ -82,25 +85,56 @@ class CellSearcher(Searcher):
         return True  # the metric and mode are fixed by the sweep
 
     def suggest(self, trial_id: str) -> dict | None:
-        for offset in range(len(self.cells)):
-            cell = self.cells[(self.next_cell + offset) % len(self.cells)]
-            if self.issued[cell.key] < self.trials_per_cell:
-                self.next_cell = (self.next_cell + offset + 1) % len(self.cells)
-                self.issued[cell.key] += 1
-                number, params = self._ask(cell)
-                self.live[trial_id] = (cell.key, number)
-                return {"cell": cell.to_json(), "index": self.issued[cell.key], "params": params}
-        return Searcher.FINISHED
+        waiting = False
+        for offset in range(len(self.planned)):
+            planned = self.planned[(self.next_cell + offset) % len(self.planned)]
+            cell = planned.cell
+            if self.issued[cell.key] >= planned.trials:
+                continue
+            winner = None
+            if planned.tuned_in is not None:
+                state, winner = self.winner(planned.tuned_in)
+                if state != "ready":
+                    waiting = waiting or state == "wait"
+                    continue
+            self.next_cell = (self.next_cell + offset + 1) % len(self.planned)
+            self.issued[cell.key] += 1
+            number, params = self._ask(cell, self.issued[cell.key], winner)
+            self.live[trial_id] = (cell.key, number)
+            suggestion = {"cell": cell.to_json(), "index": self.issued[cell.key], "params": params,
+                          "stage": planned.stage}
+            if winner is not None:
+                suggestion["tuned_in"] = trial_slot(planned.tuned_in, winner.user_attrs.get("index", winner.number + 1))
+            return suggestion
+        return None if waiting else Searcher.FINISHED
 
-    def _ask(self, cell: Cell) -> tuple[int, dict]:
-        """A new TPE trial of the cell, or first one asked before a crash that no live trial holds (Tune's state
-        was saved before it started): handed out again with its params, so its slot resumes where it was."""
+    def winner(self, tuning: Cell) -> tuple[str, optuna.trial.FrozenTrial | None]:
+        """("ready", best trial) once the tuning cell has ended; ("wait", None) while it runs; ("never", None)
+        when it ended without a finite result (its replicates are dropped)."""
+        budget = next(p.trials for p in self.planned if p.cell == tuning)
+        if self.issued[tuning.key] < budget or any(key == tuning.key for key, _ in self.live.values()):
+            return "wait", None
+        trials = self.study(tuning).get_trials(deepcopy=False)
+        if any(t.state == optuna.trial.TrialState.RUNNING for t in trials):
+            return "wait", None  # asked before a crash and not yet handed out again
+        complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if not complete:
+            return "never", None
+        return "ready", min(complete, key=lambda t: (t.value, t.number))
+
+    def _ask(self, cell: Cell, index: int, winner: optuna.trial.FrozenTrial | None) -> tuple[int, dict]:
+        """A new trial of the cell (TPE's draw, or the winner's params for a replicate), or the first one asked
+        before a crash that no live trial holds (Tune's state was saved before it started): handed out again
+        with its params, so its slot resumes where it was."""
         study = self.study(cell)
         held = {number for key, number in self.live.values() if key == cell.key}
         for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
             if trial.number not in held:
                 return trial.number, dict(trial.params)
+        if winner is not None:
+            study.enqueue_trial(dict(winner.params), skip_if_exists=True)
         trial = study.ask({path: distribution(dim) for path, dim in self.space.items()})
+        trial.set_user_attr("index", index)
         return trial.number, dict(trial.params)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:

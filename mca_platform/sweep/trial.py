@@ -36,8 +36,9 @@ class SweepContext:
         return asdict(self)
 
 
-def trial_tags(record: SweepDir, ctx: SweepContext, trial_id: str, cell: Cell, index: int, params: dict) -> dict:
-    """The MLflow tags of a trial run: the setting, so the UI can filter and group by it."""
+def trial_tags(record: SweepDir, ctx: SweepContext, trial_id: str, cell: Cell, index: int, params: dict,
+               stage: str = "search", tuned_in: str | None = None) -> dict:
+    """The MLflow tags of a trial run: the setting and protocol stage, so the UI can filter and group by them."""
     return {
         PARENT_TAG: ctx.parent_run_id,
         "mca.kind": "trial",
@@ -46,6 +47,8 @@ def trial_tags(record: SweepDir, ctx: SweepContext, trial_id: str, cell: Cell, i
         "mca.slice": cell.slice_key,
         "mca.trial_id": trial_id,
         "mca.trial_index": index,
+        "mca.stage": stage,
+        **({"mca.tuned_in": tuned_in} if tuned_in else {}),
         "mca.dataset": cell.dataset,
         "mca.arch": cell.arch,
         "mca.sparsity": cell.sparsity,
@@ -76,7 +79,8 @@ def run_trial(tune_config: dict, context: dict) -> None:
     config = trial_config(sweep, cell, params, name.replace("/", "_"), str(record.snapshot))
     record.write_trial_start(trial_id, cell, index, params, config.model_dump(mode="json"))
     tracker, state = find_or_start_run(ctx.tracking_uri, ctx.experiment_id, name,
-                                       trial_tags(record, ctx, trial_id, cell, index, params))
+                                       trial_tags(record, ctx, trial_id, cell, index, params,
+                                                  tune_config.get("stage", "search"), tune_config.get("tuned_in")))
     if state == "new":
         tracker.log_params(flatten(config.model_dump(mode="json")))
     outcome = read_outcome(trial_dir)

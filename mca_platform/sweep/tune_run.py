@@ -10,13 +10,14 @@ from mca_platform.config import SweepFile
 from mca_platform.record import Cell, DriverLock, SweepDir, trial_slot
 from mca_platform.sweep.callbacks import Progress, RecordTrials, trial_entry
 from mca_platform.sweep.cluster import TRIAL_DRIVER, remote_address
+from mca_platform.sweep.protocol import PlannedCell, total_trials
 from mca_platform.sweep.scheduler import PerCellAsha
 from mca_platform.sweep.searcher import CellSearcher
 from mca_platform.sweep.trial import SweepContext, run_trial
 from mca_platform.train.ray_train import ensure_ray
 
 
-def run_tune(sweep: SweepFile, cells: list[Cell], context: SweepContext, record: SweepDir, at_once: int,
+def run_tune(sweep: SweepFile, planned: list[PlannedCell], context: SweepContext, record: SweepDir, at_once: int,
              max_epochs: dict[str, int], lock: DriverLock, trainable=run_trial, quiet: bool = False) -> list[dict]:
     """Run or resume the sweep's Tune experiment; returns the trial table (one entry per trial Tune knows)."""
     if remote_address():  # already connected and checked by the driver (cluster.connect)
@@ -33,16 +34,15 @@ def run_tune(sweep: SweepFile, cells: list[Cell], context: SweepContext, record:
         tuner = tune.Tuner.restore(path, trainable=wrapped, resume_errored=True)
     else:
         scheduler = PerCellAsha(sweep.sweep.scheduler, max_epochs) if sweep.sweep.scheduler else None
-        searcher = CellSearcher(cells, sweep.sweep.search_space, sweep.sweep.trials_per_cell, sweep.sweep.seed,
-                                str(record.optuna_journal))
+        searcher = CellSearcher(planned, sweep.sweep.search_space, sweep.sweep.seed, str(record.optuna_journal))
         callbacks = [
             RecordTrials(str(record.path), context.tracking_uri, context.experiment_id, scheduler),
-            Progress(record.name, [c.key for c in cells], sweep.sweep.trials_per_cell, at_once, max_epochs, quiet),
+            Progress(record.name, {p.cell.key: p.trials for p in planned}, at_once, max_epochs, quiet),
         ]
         tuner = tune.Tuner(
             wrapped,
             tune_config=tune.TuneConfig(
-                search_alg=searcher, scheduler=scheduler, num_samples=len(cells) * sweep.sweep.trials_per_cell,
+                search_alg=searcher, scheduler=scheduler, num_samples=total_trials(planned),
                 max_concurrent_trials=at_once,
             ),
             run_config=tune.RunConfig(name=record.tune_dir.name, storage_path=str(record.path), callbacks=callbacks,
