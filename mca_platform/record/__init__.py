@@ -10,7 +10,8 @@ people. Format version 1 (`FORMAT`), every JSON file carries it as `"format"`:
         driver.lock        held by the one running driver (filelock; the OS frees it when the holder dies)
         driver.json        {"format", "host", "pid", "started", "ray_session"}: who holds (or last held) the lock
         trials.json        {"format", "trials": [trial entries]}: the trial table, rewritten atomically
-        optuna.journal     each cell's TPE study (Optuna's JournalStorage; study name = the cell key)
+        optuna.journal     each cell's TPE study (Optuna's JournalStorage; study name = the cell key; a replicate
+                           cell's study holds its one enqueued trial; trial user attr `index` = its slot index)
         tune/              Ray Tune's own experiment state (Ray's format: trusted users only, see README)
         trials/<slot>/     one trial slot, `<cell key>/t<index>` (a Tune trial lost in a crash is re-issued to the
                            same slot with the same params, and resumes there): Ray Train's run
@@ -23,7 +24,8 @@ people. Format version 1 (`FORMAT`), every JSON file carries it as `"format"`:
         ray.log            Ray's own log lines
 
 A trial entry: slot, trial_id (Tune's, the latest to hold the slot), name (`<sweep>/<slot>`), cell (the key
-`dataset/p<level>/arch/s<seed>`), index, params, status (PENDING | RUNNING | FINISHED | STOPPED | FAILED),
+`dataset/p<level>/arch/s<seed>`), index, stage (search | tune | replicate: sweep/protocol.py), tuned_in (a
+replicate: the slot of the stage-1 winner whose params it trains; else null), params, status (PENDING | RUNNING | FINISHED | STOPPED | FAILED),
 reason, epochs, best_val_loss, stop (why training ended: "cap", or the plateau rule's reason), config.
 Selection records carry `cap` (the trial's epoch cap) and `at_cap` (selected at the cap: still improving).
 Every write goes to a temporary file first and is renamed into place. The package imports only `config` and `errors`.
