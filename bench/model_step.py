@@ -103,7 +103,13 @@ def main() -> None:
     for arch in args.arch:
         torch.manual_seed(args.seed)
         config = ModelConfig(
-            preset="faithful", arch=arch, dim=args.dim, depth=args.depth, heads=args.heads, loss=loss_config
+            preset="faithful",
+            arch=arch,
+            dim=args.dim,
+            depth=args.depth,
+            heads=args.heads,
+            absent="masked",  # both paths on the leak-free rule (absent: faithful runs dense only)
+            loss=loss_config,
         )
         model = MultimodalTransformer(config, specs).train()
         for sparsity in args.sparsity:

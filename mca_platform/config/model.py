@@ -1,7 +1,8 @@
 """The `model` section: the MCA / MMA architecture and its contrastive loss (see design/model.md).
 
 Presets fill every field the user did not set (a `loss` mapping is filled key by key):
-    faithful  the authors' code: their block form, dot logits, absent items kept as negatives,
+    faithful  the authors' code: their block form, dot logits, absent items kept as negatives, absent
+              slots treated as their code did (`absent: faithful`, leak included; needs `path: dense`),
               D = 512, depth 5, 8 heads, F = 88, column-embedding norm capped at 1.
     debug     a tiny model for tests and the demo (D = 32, depth 2, 2 heads, F = 22: 2 fusion tokens
               per channel for MCA over 4 modalities).
@@ -34,6 +35,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "heads": 8,
         "fusion_tokens": 88,
         "column_embedding_max_norm": 1.0,
+        "absent": "faithful",
+        "path": "dense",
         "loss": {"terms": "paper", "logits": "dot", "negatives": "faithful"},
     },
     "debug": {
@@ -63,6 +66,17 @@ class ModelConfig(Strict):
     )
     path: Literal["dense", "packed"] = Field(
         "packed", description="dense: full padded attention; packed: compute only on present tokens"
+    )
+    absent: Literal["masked", "faithful"] = Field(
+        "masked",
+        description="masked: absent and padding slots are never read and an absent modality's embedding is its "
+        "pooling query; faithful: the authors' code, where a query with no key reads the mean of every slot "
+        "(their leak; see model/absent.py); needs path: dense",
+    )
+    sequence_slots: dict[str, int] = Field(
+        default_factory=dict,
+        description="absent: faithful only: slots per sequence modality (the authors' pad_len, e.g. MOSEI "
+        "covarep 1500, facet 450, openface 450, glove 50); left out, a batch's longest row count",
     )
     loss: LossConfig = LossConfig()
 
@@ -95,4 +109,18 @@ class ModelConfig(Strict):
     def _heads_divide_dim(self) -> ModelConfig:
         if self.dim % self.heads != 0:
             raise ValueError(f"dim must be a multiple of heads (got dim={self.dim}, heads={self.heads})")
+        return self
+
+    @model_validator(mode="after")
+    def _faithful_absent_is_dense(self) -> ModelConfig:
+        if self.absent == "faithful" and self.path != "dense":
+            raise ValueError(
+                f"absent='faithful' needs path='dense' (got path={self.path!r}): the authors' leak reads every "
+                "slot, absent and padding ones included, which only the dense path computes"
+            )
+        if self.sequence_slots and self.absent != "faithful":
+            raise ValueError(f"sequence_slots is only used by absent='faithful' (got absent={self.absent!r})")
+        bad = {name: slots for name, slots in self.sequence_slots.items() if slots < 1}
+        if bad:
+            raise ValueError(f"sequence_slots must be >= 1 (got {bad})")
         return self

@@ -2,7 +2,8 @@
 
 This is the reference the packed path is tested against: every slot of `[modality 0 | ... | fusion]` is
 computed, absent ones included, and the rule table plus per-sample presence decide what each query reads.
-Tokens are (B, T, D) tensors; attention inputs are (B, T, H, Dh).
+Tokens are (B, T, D) tensors; attention inputs are (B, T, H, Dh). `absent: faithful` applies the authors' rule
+instead (see `absent`): a query with no key reads the mean of every slot's value, and no diagonal is added.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from mca_platform.model import masks
+from mca_platform.model.absent import mean_fallback
 
 
 class DenseLayout:
@@ -25,6 +27,7 @@ class DenseLayout:
         rule: torch.Tensor,
         fusion_group: torch.Tensor,
         query_group: torch.Tensor,
+        absent: str = "masked",
     ):
         self.names = list(names)
         self.token_present = token_present
@@ -35,11 +38,17 @@ class DenseLayout:
         key_present = torch.cat([*(token_present[name] for name in self.names), fusion_present], dim=1)  # (B, T)
         lengths = [token_present[name].shape[1] for name in self.names]
         token_group = masks.token_groups(lengths, fusion_group.cpu()).to(device)
-        self.allowed = masks.token_allowed(rule, token_group, key_present)  # (B, T, T)
         pool_rule = masks.pooling_rule(len(rule)).to(device)
-        self.pool_allowed, self.pool_has_key = masks.pooling_allowed(
-            pool_rule, query_group, token_group, key_present
-        )  # (B, Q, T), (B, Q)
+        self.pool_allowed, has_key = masks.pooling_allowed(pool_rule, query_group, token_group, key_present)
+        match absent:
+            case "masked":  # a row with no key: the diagonal (tokens); the output discarded (pooling)
+                self.allowed = masks.token_allowed(rule, token_group, key_present)  # (B, T, T)
+                self.no_key, self.pool_no_key, self.pool_has_key = None, None, has_key
+            case "faithful":  # a row with no key reads the mean of every slot, as the authors' code did
+                self.allowed, self.no_key = masks.token_allowed_faithful(rule, token_group, key_present)
+                self.pool_no_key, self.pool_has_key = has_key.logical_not(), torch.ones_like(has_key)
+            case _:
+                raise ValueError(f"unknown absent {absent!r} (expected 'masked' or 'faithful')")
 
     def encoder_inputs(self, name: str, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Every slot of modality `name`: values (B, L, ...) and positions (B, L)."""
@@ -56,13 +65,15 @@ class DenseLayout:
         """Masked self-attention: (B, T, H, Dh) x3 -> (B, T, H, Dh)."""
         out = F.scaled_dot_product_attention(
             q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=self.allowed[:, None]
-        )
-        return out.transpose(1, 2)
+        ).transpose(1, 2)
+        return out if self.no_key is None else mean_fallback(out, v, self.no_key)
 
     def pool(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Pooling queries (Q, H, Dh) read tokens (B, T, H, Dh) -> (B, Q, H, Dh) and (B, Q) has-key."""
         queries = q.transpose(0, 1)[None].expand(self.batch_size, -1, -1, -1)  # (B, H, Q, Dh)
         out = F.scaled_dot_product_attention(
             queries, k.transpose(1, 2), v.transpose(1, 2), attn_mask=self.pool_allowed[:, None]
-        )
-        return out.transpose(1, 2), self.pool_has_key
+        ).transpose(1, 2)
+        if self.pool_no_key is not None:
+            out = mean_fallback(out, v, self.pool_no_key)
+        return out, self.pool_has_key

@@ -14,6 +14,8 @@ from torch import nn
 
 from mca_platform.data.spec import ModalitySpec
 
+AUTHORS_TABLE_PAD = -10000.0  # the authors' TCGA collator's pad value, fed to their value MLP (model.absent)
+
 
 def sinusoidal_positions(positions: torch.Tensor, dim: int, base: float = 10000.0) -> torch.Tensor:
     """(..., D) sinusoidal encoding of integer positions: sin on even features, cos on odd ones."""
@@ -38,6 +40,10 @@ class SequenceEncoder(nn.Module):
         """values (..., D_m), positions (...) long -> tokens (..., D)."""
         tokens = self.output_norm(self.project(self.input_norm(values)))
         return tokens + sinusoidal_positions(positions, self.dim).to(tokens.dtype)
+
+    def padding_slot(self, positions: torch.Tensor) -> torch.Tensor:
+        """(..., D) the authors' encoding of a padding or absent slot: its features zeroed, the position alone."""
+        return sinusoidal_positions(positions, self.dim)
 
 
 class TableEncoder(nn.Module):
@@ -67,6 +73,11 @@ class TableEncoder(nn.Module):
         """values (...) float, positions (...) long column ids -> tokens (..., D)."""
         tokens = self.norm(self.value_mlp(values[..., None]))
         return tokens + self.column_table()[positions]
+
+    def padding_slot(self, positions: torch.Tensor) -> torch.Tensor:
+        """(..., D) the authors' encoding of a padding or absent cell: the pad value through the value MLP."""
+        pad = torch.full(positions.shape, AUTHORS_TABLE_PAD, dtype=self.column_embedding.dtype, device=positions.device)
+        return self.forward(pad, positions)
 
 
 def build_encoder(spec: ModalitySpec, dim: int, max_norm: float | None) -> nn.Module:

@@ -92,13 +92,28 @@ def token_allowed(rule: torch.Tensor, token_group: torch.Tensor, key_present: to
     return (allowed[None] & key_present[:, None, :]) | diagonal[None]
 
 
+def token_allowed_faithful(
+    rule: torch.Tensor, token_group: torch.Tensor, key_present: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The authors' token rule (`model.absent: faithful`, see `absent`): (B, T, T) allowed keys and (B, T) no_key.
+
+    Absent keys are removed and no diagonal is added, so a padding slot does not read itself. A row left with
+    no key (every token of an absent modality) is given every key to keep attention finite and flagged in
+    `no_key`: the caller replaces its output by the mean of all values, as the authors' -max fill did.
+    """
+    allowed = lookup(rule, token_group, token_group)[None] & key_present[:, None, :]  # (B, T, T)
+    no_key = allowed.any(dim=-1).logical_not()
+    return allowed | no_key[..., None], no_key
+
+
 def pooling_allowed(
     rule: torch.Tensor, query_group: torch.Tensor, token_group: torch.Tensor, key_present: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, Q, T) bool allowed keys of each pooling query, and (B, Q) bool: whether any key is allowed.
 
     A query without keys (its modality is absent) is given every key so that attention stays finite;
-    the caller discards that output (`has_key` False) and the pooled token falls back to the query.
+    the caller discards that output (`has_key` False) and the pooled token falls back to the query, or
+    (`model.absent: faithful`) replaces it by the mean of every slot's value, as the authors' code did.
     """
     allowed = lookup(rule, query_group, token_group)[None] & key_present[:, None, :]  # (B, Q, T)
     has_key = allowed.any(dim=-1)

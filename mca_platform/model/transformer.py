@@ -4,6 +4,7 @@ Per sample: `[tokens of modality 0 | ... | modality M-1 | F fusion tokens]`, att
 table of `masks`, then learnable pooling into one embedding per modality and per channel. The same modules run
 on two layouts: `dense` (padded (B, T, D), full (T, T) attention under the combined mask; the reference) and
 `packed` (only present tokens, see `packing`). Both give the same outputs up to floating-point noise.
+`absent: faithful` (dense only) treats absent and padding slots as the authors' code did, leak included (`absent`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch import nn
 
 from mca_platform.config.model import ModelConfig
 from mca_platform.data.spec import ModalitySpec
-from mca_platform.model import masks
+from mca_platform.model import absent, masks
 from mca_platform.model.dense import DenseLayout
 from mca_platform.model.encoders import build_encoder
 from mca_platform.model.packing import PackedLayout
@@ -115,6 +116,10 @@ class MultimodalTransformer(nn.Module):
         self.config = config
         self.path = config.path
         self.names = names
+        sequences = [spec.name for spec in specs if spec.kind == "sequence"]
+        unknown = sorted(set(config.sequence_slots) - set(sequences))
+        if unknown:
+            raise ValueError(f"model.sequence_slots names {unknown[0]!r}, which is not a sequence modality {sequences}")
         self.channels = masks.channel_list(config.arch, len(names), config.channel_sizes)
         self.channel_names = [masks.channel_name(channel, names) for channel in self.channels]
         self.fusion_key = masks.channel_name(tuple(range(len(names))), names)
@@ -139,7 +144,11 @@ class MultimodalTransformer(nn.Module):
         """The dense or packed layout of this batch, by `self.path`."""
         match self.path:
             case "dense":
-                return DenseLayout(self.names, token_present, self.rule, self.fusion_group, self.query_group)
+                return DenseLayout(
+                    self.names, token_present, self.rule, self.fusion_group, self.query_group, self.config.absent
+                )
+            case "packed" if self.config.absent == "faithful":
+                raise ValueError("absent='faithful' needs path='dense' (got path='packed')")
             case "packed":
                 return PackedLayout(
                     self.names, token_present, modality_present, self.rule, self.fusion_group, self.query_group
@@ -154,8 +163,18 @@ class MultimodalTransformer(nn.Module):
         modality_present: torch.Tensor,
     ) -> ModelOutput:
         """A `Batch`'s inputs, token_present (B, L_m) and modality_present (B, M) -> pooled embeddings."""
+        faithful = self.config.absent == "faithful"
+        if faithful:
+            inputs, token_present = absent.pad_sequences(inputs, token_present, self.config.sequence_slots)
         layout = self.layout(token_present, modality_present)
-        tokens = [self.encoders[name](*layout.encoder_inputs(name, inputs[name])) for name in self.names]
+        tokens = []
+        for name in self.names:
+            values, positions = layout.encoder_inputs(name, inputs[name])
+            encoded = self.encoders[name](values, positions)
+            if faithful:  # padding and absent slots encoded as the authors' code did
+                padding = self.encoders[name].padding_slot(positions)
+                encoded = absent.slot_tokens(encoded, token_present[name], padding)
+            tokens.append(encoded)
         x = layout.assemble(tokens, self.fusion_tokens)  # (B, T, D) dense or (N, D) packed
         for block in self.blocks:
             x = block(x, layout)
