@@ -25,8 +25,9 @@ people. Format version 1 (`FORMAT`), every JSON file carries it as `"format"`:
 
 A trial entry: slot, trial_id (Tune's, the latest to hold the slot), name (`<sweep>/<slot>`), cell (the key
 `dataset/p<level>/arch/s<seed>`), index, stage (search | tune | replicate: sweep/protocol.py), tuned_in (a
-replicate: the slot of the stage-1 winner whose params it trains; else null), params, status (PENDING | RUNNING | FINISHED | STOPPED | FAILED),
-reason, epochs, best_val_loss, stop (why training ended: "cap", or the plateau rule's reason), config.
+replicate: the slot of the stage-1 winner whose params it trains; else null), params, status (PENDING |
+RUNNING | FINISHED | STOPPED | FAILED), reason, epochs, best_val_loss, stop (why training ended: "cap", or the
+plateau rule's reason), config.
 Selection records carry `cap` (the trial's epoch cap) and `at_cap` (selected at the cap: still improving).
 Every write goes to a temporary file first and is renamed into place. The package imports only `config` and `errors`.
 """
