@@ -78,6 +78,10 @@ class ModelConfig(Strict):
         description="absent: faithful only: slots per sequence modality (the authors' pad_len, e.g. MOSEI "
         "covarep 1500, facet 450, openface 450, glove 50); left out, a batch's longest row count",
     )
+    columns_per_token: int = Field(
+        1, ge=1, description="table columns per token (the authors: 1); k > 1 gives ceil(C / k) tokens of k values and "
+        "k presence bits each (model/column_groups.py), a cheaper tokenisation of wide tables"
+    )
     loss: LossConfig = LossConfig()
 
     @model_validator(mode="before")
@@ -117,6 +121,11 @@ class ModelConfig(Strict):
             raise ValueError(
                 f"absent='faithful' needs path='dense' (got path={self.path!r}): the authors' leak reads every "
                 "slot, absent and padding ones included, which only the dense path computes"
+            )
+        if self.absent == "faithful" and self.columns_per_token != 1:
+            raise ValueError(
+                f"absent='faithful' reproduces the authors' one token per column (got columns_per_token="
+                f"{self.columns_per_token})"
             )
         if self.sequence_slots and self.absent != "faithful":
             raise ValueError(f"sequence_slots is only used by absent='faithful' (got absent={self.absent!r})")

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from mca_platform.data.spec import ModalitySpec
+from mca_platform.model.column_groups import token_count
 
 AUTHORS_TABLE_PAD = -10000.0  # the authors' TCGA collator's pad value, fed to their value MLP (model.absent)
 
@@ -54,11 +55,13 @@ class TableEncoder(nn.Module):
     weights are left alone and the scale is not differentiated), which gives the same forward values.
     """
 
-    def __init__(self, columns: int, dim: int, max_norm: float | None = None):
+    def __init__(self, columns: int, dim: int, max_norm: float | None = None, per_token: int = 1):
         super().__init__()
-        self.value_mlp = nn.Sequential(nn.Linear(1, dim), nn.ReLU(), nn.Linear(dim, dim))
+        self.per_token = per_token  # > 1: a token's input is k values and k presence bits (column_groups)
+        inputs = 1 if per_token == 1 else 2 * per_token
+        self.value_mlp = nn.Sequential(nn.Linear(inputs, dim), nn.ReLU(), nn.Linear(dim, dim))
         self.norm = nn.LayerNorm(dim)
-        self.column_embedding = nn.Parameter(torch.randn(columns, dim))
+        self.column_embedding = nn.Parameter(torch.randn(token_count(columns, per_token), dim))
         self.max_norm = max_norm
 
     def column_table(self) -> torch.Tensor:
@@ -70,8 +73,8 @@ class TableEncoder(nn.Module):
         return self.column_embedding * scale
 
     def forward(self, values: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """values (...) float, positions (...) long column ids -> tokens (..., D)."""
-        tokens = self.norm(self.value_mlp(values[..., None]))
+        """values (...) float (per_token > 1: (..., 2k)), positions (...) long column (group) ids -> (..., D)."""
+        tokens = self.norm(self.value_mlp(values[..., None] if self.per_token == 1 else values))
         return tokens + self.column_table()[positions]
 
     def padding_slot(self, positions: torch.Tensor) -> torch.Tensor:
@@ -80,12 +83,12 @@ class TableEncoder(nn.Module):
         return self.forward(pad, positions)
 
 
-def build_encoder(spec: ModalitySpec, dim: int, max_norm: float | None) -> nn.Module:
+def build_encoder(spec: ModalitySpec, dim: int, max_norm: float | None, columns_per_token: int = 1) -> nn.Module:
     """The encoder for one modality, chosen by its kind."""
     match spec.kind:
         case "sequence":
             return SequenceEncoder(spec.width, dim)
         case "table":
-            return TableEncoder(spec.width, dim, max_norm)
+            return TableEncoder(spec.width, dim, max_norm, columns_per_token)
         case _:
             raise ValueError(f"modality {spec.name!r}: unknown kind {spec.kind!r} (expected 'sequence' or 'table')")

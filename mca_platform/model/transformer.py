@@ -19,6 +19,7 @@ from torch import nn
 from mca_platform.config.model import ModelConfig
 from mca_platform.data.spec import ModalitySpec
 from mca_platform.model import absent, masks
+from mca_platform.model.column_groups import group_columns
 from mca_platform.model.dense import DenseLayout
 from mca_platform.model.encoders import build_encoder
 from mca_platform.model.packing import PackedLayout
@@ -117,6 +118,7 @@ class MultimodalTransformer(nn.Module):
         self.path = config.path
         self.names = names
         sequences = [spec.name for spec in specs if spec.kind == "sequence"]
+        self.tables = [spec.name for spec in specs if spec.kind == "table"]
         unknown = sorted(set(config.sequence_slots) - set(sequences))
         if unknown:
             raise ValueError(f"model.sequence_slots names {unknown[0]!r}, which is not a sequence modality {sequences}")
@@ -132,7 +134,10 @@ class MultimodalTransformer(nn.Module):
         self.register_buffer("query_group", torch.arange(num_groups), persistent=False)  # (M + C,)
 
         self.encoders = nn.ModuleDict(
-            {spec.name: build_encoder(spec, config.dim, config.column_embedding_max_norm) for spec in specs}
+            {
+                spec.name: build_encoder(spec, config.dim, config.column_embedding_max_norm, config.columns_per_token)
+                for spec in specs
+            }
         )
         self.fusion_tokens = nn.Parameter(torch.randn(config.fusion_tokens, config.dim))
         self.blocks = nn.ModuleList([Block(config.dim, config.heads, config.block) for _ in range(config.depth)])
@@ -166,6 +171,12 @@ class MultimodalTransformer(nn.Module):
         faithful = self.config.absent == "faithful"
         if faithful:
             inputs, token_present = absent.pad_sequences(inputs, token_present, self.config.sequence_slots)
+        if self.config.columns_per_token > 1:
+            inputs, token_present = dict(inputs), dict(token_present)
+            for name in self.tables:
+                inputs[name], token_present[name] = group_columns(
+                    inputs[name], token_present[name], self.config.columns_per_token
+                )
         layout = self.layout(token_present, modality_present)
         tokens = []
         for name in self.names:
