@@ -58,6 +58,9 @@ def run_cli(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[s
         for line in error.lines:
             print(line, file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): nothing left to say, as other tools do
+        sys.stdout = None  # type: ignore[assignment]  (no flush of the closed pipe at exit)
+        return 141
     except OSError as error:
         line = os_error_line(error)
         if line is None:

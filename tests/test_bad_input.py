@@ -159,3 +159,15 @@ def test_tables_missing_labels_file(tmp_path: Path, capsys) -> None:
     write_folder(tmp_path / "in")
     status, lines = prepare_cli(tmp_path, tables_config(tmp_path / "in", labels="targets.csv"), capsys)
     assert_one_line(status, lines, tmp_path / "in" / "targets.csv", "no such file")
+
+
+def test_a_closed_output_pipe_ends_quietly(capsys, monkeypatch):
+    """`python -m mca_platform.sweep FILE --plan | head -2`: the reader leaves early; no traceback, status 141."""
+    import sys
+
+    def main(argv):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", sys.stdout)  # restored after the test
+    assert run_cli(main, []) == 141
+    assert "Traceback" not in capsys.readouterr().err

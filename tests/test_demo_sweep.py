@@ -1,6 +1,6 @@
 """The README's first command end to end: the demo sweep on a local Ray, then its report in a browser.
 
-Slow (about 10 minutes on 2 cores): `pytest -m slow`. Checks that the pipeline finds the planted signal.
+Slow (under 15 minutes on 2 cores): `pytest -m slow`. Checks that the models learn the planted signal.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from test_report_browser import chromium, headline_sections, images_on_page, run_chromium  # noqa: F401  (chromium is a fixture)
 
 from mca_platform.train.ray_console import is_ray_line
@@ -35,32 +36,43 @@ def demo(tmp_path_factory) -> Path:
     return work
 
 
+def demo_grid() -> tuple[list[float], list[str], list[int]]:
+    """The demo's sparsity levels, architectures and seeds, as its sweep file says."""
+    sweep = yaml.safe_load((ROOT / "sweeps" / "demo.yaml").read_text())
+    grid = sweep["sweep"]["grid"]
+    return [float(p) for p in grid.get("sparsity", sweep["data"]["sparsity"])], grid["architectures"], grid["seeds"]
+
+
 @pytest.mark.slow
 def test_demo_report_tables_have_a_finite_row_per_setting(demo):
+    levels, arches, seeds = demo_grid()
+    assert len(seeds) >= 2, "the demo's figures carry intervals across seeds"
     page = demo / "dashboards" / "demo" / "index.html"
     assert page.is_file()
     metrics = pd.read_csv(demo / "runs" / "demo" / "evaluation" / "metrics.csv")
-    assert sorted(zip(metrics["sparsity"], metrics["arch"], strict=True)) == sorted(
-        (p, a) for p in (0.0, 0.2, 0.4, 0.6, 0.8) for a in ("mca", "mma"))
+    assert sorted(zip(metrics["sparsity"], metrics["arch"], metrics["seed"], strict=True)) == sorted(
+        (p, a, s) for p in levels for a in arches for s in seeds)
     headline = ["uniformity.fusion", "alignment.mean", "retrieval.mean.median_rank", "retrieval.mean.r10",
                 "probe.macro_aupr", "probe.accuracy"]
     assert metrics[headline].notna().all().all(), metrics[headline]
     summary = pd.read_csv(demo / "dashboards" / "demo" / "tables" / "summary.csv")
-    assert len(summary) == 10
+    assert len(summary) == len(levels) * len(arches)
 
 
 @pytest.mark.slow
-def test_demo_finds_the_planted_signal(demo):
-    metrics = pd.read_csv(demo / "runs" / "demo" / "evaluation" / "metrics.csv")
-    full = metrics[metrics["sparsity"] == 0.0].set_index("arch")
-    chance_r10 = 10 / full["retrieval.gallery_size"]
-    chance_accuracy = 1 / 8
+def test_demo_learns_at_sparsity_zero(demo):
+    """Issue 13's targets, read from the report's statistics table (means over seeds) at sparsity 0: the fusion
+    probe at least 0.8x the same probe on raw features, and R@10 at least 10x chance for every query modality."""
+    stats = pd.read_csv(demo / "dashboards" / "demo" / "tables" / "statistics.csv")
+    full = stats[stats["sparsity"] == 0.0].pivot(index="arch", columns="metric", values="mean")
+    modalities = ["gene", "protein", "methylation", "mirna"]
     for arch, row in full.iterrows():
-        print(f"{arch}: R@10 {row['retrieval.mean.r10']:.4f} (chance {chance_r10[arch]:.4f}), probe accuracy "
-              f"{row['probe.accuracy']:.3f} (chance {chance_accuracy:.3f}), raw-feature probe "
-              f"{row['probe_raw.accuracy']:.3f}")
-        assert row["retrieval.mean.r10"] >= 5 * chance_r10[arch], arch
-    assert full["probe.accuracy"].mean() >= 2 * chance_accuracy, full["probe.accuracy"]
+        chance = 10 / row["retrieval.gallery_size"]
+        ratios = {m: row[f"retrieval.{m}.r10"] / chance for m in modalities}
+        print(f"{arch}: probe {row['probe.accuracy']:.3f} vs raw {row['probe_raw.accuracy']:.3f}; "
+              "R@10 / chance " + ", ".join(f"{m} {r:.1f}" for m, r in ratios.items()))
+        assert row["probe.accuracy"] >= 0.8 * row["probe_raw.accuracy"], arch
+        assert min(ratios.values()) >= 10, (arch, ratios)
 
 
 @pytest.mark.slow
@@ -74,4 +86,5 @@ def test_demo_page_loads_every_image_in_chromium(demo, chromium, tmp_path):  # n
     assert shot.stat().st_size > 20_000
     (section,) = headline_sections(chromium, page, tmp_path / "profile")
     assert section["id"] == "headline-demo" and section["beforeNav"] and section["top"] < 1000, section
-    assert section["rows"] == 10 and section["img"][0]["w"] > 0, "the demo's headline table and figure"
+    levels, arches, _ = demo_grid()
+    assert section["rows"] == len(levels) * len(arches) and section["img"][0]["w"] > 0, "headline table and figure"

@@ -78,6 +78,7 @@ def make_plan(sweep: SweepFile, seconds_per_epoch: float | None = None,
         "available_resources": available,
         "concurrent_trials": at_once,
         "epochs_per_trial": {d.name: epochs_of(sweep, d.name) for d in sweep.datasets},
+        "stops_at_plateau": sweep.train.stop is not None,
     }
     if seconds_per_epoch is None and calibration is None:
         return plan
@@ -117,7 +118,9 @@ def plan_text(plan: dict) -> str:
         f"one trial: {plan['per_trial_resources']['workers']} workers, {plan['per_trial_resources']['CPU']:g} CPU, "
         f"{plan['per_trial_resources']['GPU']:g} GPU; available {plan['available_resources']['CPU']:g} CPU, "
         f"{plan['available_resources']['GPU']:g} GPU -> {plan['concurrent_trials']} at once",
-        "epochs per trial: " + ", ".join(f"{k} {v}" for k, v in plan["epochs_per_trial"].items()),
+        "epochs per trial: " + ", ".join(f"{k} {v}" for k, v in plan["epochs_per_trial"].items())
+        + (" at most (train.stop ends a run at its validation plateau; the estimate assumes the cap)"
+           if plan.get("stops_at_plateau") else ""),
     ]
     if plan["search_space"]:
         lines.append("search: " + ", ".join(f"{p} {d['kind']}" for p, d in plan["search_space"].items()))
