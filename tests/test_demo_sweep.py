@@ -13,11 +13,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from test_report_browser import chromium, headline_sections, images_on_page, run_chromium  # noqa: F401  (chromium is a fixture)
 
 from mca_platform.train.ray_console import is_ray_line
 
 ROOT = Path(__file__).resolve().parent.parent
+ARCHES = yaml.safe_load((ROOT / "sweeps" / "demo.yaml").read_text())["sweep"]["grid"]["architectures"]
+LEVELS = (0.0, 0.2, 0.4, 0.6, 0.8)
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +44,14 @@ def test_demo_report_tables_have_a_finite_row_per_setting(demo):
     assert page.is_file()
     metrics = pd.read_csv(demo / "runs" / "demo" / "evaluation" / "metrics.csv")
     assert sorted(zip(metrics["sparsity"], metrics["arch"], strict=True)) == sorted(
-        (p, a) for p in (0.0, 0.2, 0.4, 0.6, 0.8) for a in ("mca", "mma"))
+        (p, a) for p in LEVELS for a in ARCHES)
     headline = ["uniformity.fusion", "alignment.mean", "retrieval.mean.median_rank", "retrieval.mean.r10",
                 "probe.macro_aupr", "probe.accuracy"]
     assert metrics[headline].notna().all().all(), metrics[headline]
     summary = pd.read_csv(demo / "dashboards" / "demo" / "tables" / "summary.csv")
-    assert len(summary) == 10
+    assert len(summary) == len(LEVELS) * len(ARCHES)
+    differences = pd.read_csv(demo / "dashboards" / "demo" / "tables" / "differences.csv")
+    assert set(differences["arch"]) == set(ARCHES) - {"mma"} and set(differences["baseline"]) == {"mma"}
 
 
 @pytest.mark.slow
@@ -74,4 +79,5 @@ def test_demo_page_loads_every_image_in_chromium(demo, chromium, tmp_path):  # n
     assert shot.stat().st_size > 20_000
     (section,) = headline_sections(chromium, page, tmp_path / "profile")
     assert section["id"] == "headline-demo" and section["beforeNav"] and section["top"] < 1000, section
-    assert section["rows"] == 10 and section["img"][0]["w"] > 0, "the demo's headline table and figure"
+    rows = len(LEVELS) * len(ARCHES)
+    assert section["rows"] == rows and section["img"][0]["w"] > 0, "the demo's headline table and figure"

@@ -8,7 +8,9 @@ import torch.nn.functional as F
 from model_helpers import SPECS, make_model, random_batch, run
 
 from mca_platform import archs
+from mca_platform.config.evaluation import EvaluationConfig
 from mca_platform.config.model import LossConfig, ModelConfig
+from mca_platform.config.sweep import GridConfig
 from mca_platform.data.spec import ModalitySpec
 from mca_platform.losses import contrastive_loss
 from mca_platform.model import MultimodalTransformer
@@ -68,6 +70,13 @@ def test_unknown_architecture_and_foreign_term_set_are_one_line_errors():
         from mca_platform.model.masks import channel_list
 
         channel_list("eao", 4)
+    with pytest.raises(ValueError, match=r"unknown arch 'zorro' \(known: eao, mca, mma\)"):
+        GridConfig(architectures=["mca", "zorro"])
+    with pytest.raises(ValueError, match="architectures must be distinct"):
+        GridConfig(architectures=["eao", "eao"])
+    with pytest.raises(ValueError, match=r"unknown arch 'zorro' \(known: eao, mca, mma\)"):
+        EvaluationConfig(baseline="zorro")
+    assert GridConfig(architectures=["mca", "mma", "eao"]).architectures == ["mca", "mma", "eao"]
 
 
 def reference_pass(model, inputs, batch, b: int, group: tuple[int, ...]) -> torch.Tensor | None:
