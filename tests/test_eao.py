@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import shutil
+
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from model_helpers import SPECS, make_model, random_batch, run
 
 from mca_platform import archs
+from mca_platform.config import Config
 from mca_platform.config.evaluation import EvaluationConfig
+from mca_platform.config.load import validate
 from mca_platform.config.model import LossConfig, ModelConfig
 from mca_platform.config.sweep import GridConfig
 from mca_platform.data.spec import ModalitySpec
+from mca_platform.evaluate.embed import embed_checkpoint
 from mca_platform.losses import contrastive_loss
 from mca_platform.model import MultimodalTransformer
+from mca_platform.train.loop import RunSpec, fit
 
 TCGA = ["gene", "protein", "methylation", "mirna"]  # the authors' modality order
 TCGA_SPECS = [ModalitySpec(name, "table", width) for name, width in zip(TCGA, [800, 198, 800, 662], strict=True)]
@@ -212,3 +219,38 @@ def test_eao_runs_with_two_modalities():
     assert model.channel_names == ["gene", "audio", "gene+audio"]
     assert len(model.loss_terms("paper")) == 1 + 2 and len(model.loss_terms("faithful")) == 1
     assert torch.equal(out.present[out.fusion_key], batch.modality_present.any(dim=1))
+
+
+@pytest.mark.parametrize("prepared", ["prepared_tcga", "prepared_mosei"])
+def test_eao_trains_in_the_worker_loop_and_embeds_a_checkpoint(prepared, request, tmp_path):
+    data = request.getfixturevalue(prepared)
+    raw = {
+        "data": data.manifest["config"],
+        "model": {"preset": "debug", "arch": "eao"},
+        "train": {
+            "epochs": 2,
+            "global_batch_size": 32,
+            "lr": 2e-3,
+            "warmup_steps": 5,
+            "sparsity": data.manifest["config"]["sparsity"][-1],
+        },
+    }
+    config = validate(Config, raw, "<test>").model_dump(mode="json")
+    rows, checkpoints = [], []
+
+    def report(metrics: dict, checkpoint) -> None:
+        rows.append(dict(metrics))
+        if checkpoint is not None:
+            kept = tmp_path / f"epoch{metrics['epoch']}"
+            shutil.copytree(checkpoint, kept)
+            checkpoints.append(kept)
+
+    last = fit(RunSpec(config, str(data.root)), report)
+    names = [spec.name for spec in data.specs]
+    pairs = len(names) * (len(names) - 1) // 2
+    assert len([key for key in last if key.startswith("train/")]) == pairs + len(names) * pairs
+    assert all(torch.isfinite(torch.tensor(float(row[key]))) for row in rows for key in ("train_loss", "val_loss"))
+    assert rows[1]["train_loss"] < rows[0]["train_loss"]
+    out = embed_checkpoint(config, str(data.root), str(checkpoints[-1]), str(tmp_path / "emb.npz"))
+    arrays = np.load(out)
+    assert np.isfinite(arrays["emb/fusion"]).all() and arrays["present/fusion"].any()
