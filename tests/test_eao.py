@@ -11,12 +11,13 @@ import torch.nn.functional as F
 from model_helpers import SPECS, make_model, random_batch, run
 
 from mca_platform import archs
-from mca_platform.config import Config
+from mca_platform.config import Config, SweepFile
 from mca_platform.config.evaluation import EvaluationConfig
 from mca_platform.config.load import validate
 from mca_platform.config.model import LossConfig, ModelConfig
 from mca_platform.config.sweep import GridConfig
 from mca_platform.data.spec import ModalitySpec
+from mca_platform.errors import UserError
 from mca_platform.evaluate.embed import embed_checkpoint
 from mca_platform.losses import contrastive_loss
 from mca_platform.model import MultimodalTransformer
@@ -84,6 +85,10 @@ def test_unknown_architecture_and_foreign_term_set_are_one_line_errors():
     with pytest.raises(ValueError, match=r"unknown arch 'zorro' \(known: eao, mca, mma\)"):
         EvaluationConfig(baseline="zorro")
     assert GridConfig(architectures=["mca", "mma", "eao"]).architectures == ["mca", "mma", "eao"]
+    sweep = {"data": {"kind": "synthetic_tcga", "name": "t"}, "model": {"loss": {"terms": "mma"}}}
+    validate(SweepFile, {**sweep, "sweep": {"grid": {"architectures": ["mca", "mma"]}}}, "<test>")
+    with pytest.raises(UserError, match="model.loss.terms: 'mma' is not a term set of 'eao'"):
+        validate(SweepFile, {**sweep, "sweep": {"grid": {"architectures": ["mca", "eao"]}}}, "<test>")
 
 
 def reference_pass(model, inputs, batch, b: int, group: tuple[int, ...]) -> torch.Tensor | None:

@@ -28,8 +28,9 @@ def test_demo_plan():
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     keys = [cell["key"] for cell in plan["cells"]]
-    assert keys == [f"demo/p{p}/{arch}/s0" for p in ("0", "0.2", "0.4", "0.6", "0.8") for arch in ("mca", "mma")]
-    assert plan["total_trials"] == 10 and plan["trials_per_cell"] == 1
+    arches = ("mca", "mma", "eao")
+    assert keys == [f"demo/p{p}/{arch}/s0" for p in ("0", "0.2", "0.4", "0.6", "0.8") for arch in arches]
+    assert plan["total_trials"] == 15 and plan["trials_per_cell"] == 1
     assert plan["per_trial_resources"] == {"workers": 1, "CPU": 1.0, "GPU": 0.0}
     assert plan["concurrent_trials"] >= 1 and plan["estimate"]["wall_seconds"] > 0
 
@@ -61,8 +62,8 @@ def test_paper_plan():
     assert "no_estimate" in plan and "--seconds-per-epoch" in plan["no_estimate"], "its data is not on this machine"
     cells = {(c["dataset"], c["sparsity"], c["arch"], c["seed"]) for c in plan["cells"]}
     assert cells == {(d, p, a, s) for d in ("mosei", "tcga") for p in (0.0, 0.2, 0.4, 0.6, 0.8)
-                     for a in ("mca", "mma") for s in (0, 1, 2)}
-    assert plan["n_cells"] == 60 and plan["total_trials"] == 60 * plan["trials_per_cell"]
+                     for a in ("mca", "mma", "eao") for s in (0, 1, 2)}
+    assert plan["n_cells"] == 90 and plan["total_trials"] == 90 * plan["trials_per_cell"]
     assert set(plan["search_space"]) == {"train.lr", "train.warmup_steps"}
     assert plan["per_trial_resources"]["GPU"] > 0
     assert plan["epochs_per_trial"] == {"mosei": 32, "tcga": 128}
