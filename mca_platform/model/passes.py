@@ -77,6 +77,11 @@ class PassLayout:
         key_present = torch.zeros(len(rows), longest, dtype=torch.bool, device=device)
         key_present[where[:, 0], rank[where[:, 0], where[:, 1]]] = present[row_sample[where[:, 0]], where[:, 1]]
         self.key_present = key_present  # (S, L) real and present tokens
+        if dense:  # rows of absent passes have no key: the diagonal keeps every query row finite
+            diagonal = torch.eye(longest, dtype=torch.bool, device=device)
+            self.allowed = (key_present[:, None, :] | diagonal[None])[:, None]  # (S, 1, L, L)
+        else:  # every row holds a present token (a present modality has one), so only keys are masked
+            self.allowed = key_present[:, None, None, :]  # (S, 1, 1, L)
         self.flat = (self.index < num_tokens).flatten().nonzero().squeeze(1)  # (N,) real slots of the (S * L) block
 
     def encoder_inputs(self, name: str, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,12 +100,9 @@ class PassLayout:
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Self-attention within each row: (N, H, Dh) x3 -> (N, H, Dh)."""
         qp, kp, vp = (torch.cat([t, t.new_zeros(1, *t.shape[1:])]) for t in (q, k, v))
-        longest = self.index.shape[1]
-        diagonal = torch.eye(longest, dtype=torch.bool, device=q.device)
-        allowed = (self.key_present[:, None, :] | diagonal[None])[:, None]  # (S, 1, L, L)
         index = self.index
         out = F.scaled_dot_product_attention(
-            qp[index].transpose(1, 2), kp[index].transpose(1, 2), vp[index].transpose(1, 2), attn_mask=allowed
+            qp[index].transpose(1, 2), kp[index].transpose(1, 2), vp[index].transpose(1, 2), attn_mask=self.allowed
         )  # (S, H, L, Dh)
         return out.transpose(1, 2).flatten(0, 1)[self.flat]
 
