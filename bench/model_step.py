@@ -1,4 +1,4 @@
-"""Time one training step (forward + loss + backward) of MCA and MMA on a TCGA-shaped batch.
+"""Time one training step (forward + loss + backward) of each architecture (MCA, MMA, EAO) on a TCGA-shaped batch.
 
 Four table modalities with the paper's widths (gene 800, protein 198, methylation 800, miRNA 662 columns,
 2% NaN cells) plus F = 88 fusion tokens; at sparsity p exactly round(p * B * M) of the (sample, modality)
@@ -9,6 +9,7 @@ Subnormal floats are flushed to zero (torch.set_flush_denormal(True)), as design
 
     python bench/model_step.py                 # a table
     python bench/model_step.py --json          # one JSON object with every timing
+    python bench/model_step.py --arch mca mma eao --width-scale 0.0625 --dim 64 --batch 32   # the demo's shapes
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ import time
 import numpy as np
 import torch
 
+from mca_platform import archs
 from mca_platform.config.model import LossConfig, ModelConfig
 from mca_platform.data.collate import collate
 from mca_platform.data.spec import ModalitySpec
-from mca_platform.losses import contrastive_loss, term_pairs
+from mca_platform.losses import contrastive_loss
 from mca_platform.model import MultimodalTransformer
 
 PATHS = ["dense", "packed"]
@@ -90,14 +92,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sparsity", type=float, nargs="+", default=[0.0, 0.4, 0.6, 0.8])
-    parser.add_argument("--arch", nargs="+", default=["mca", "mma"], choices=["mca", "mma"])
+    parser.add_argument("--arch", nargs="+", default=["mca", "mma"], choices=archs.names())
+    parser.add_argument("--width-scale", type=float, default=1.0, help="table widths x this (the demo: 0.0625)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = parser.parse_args()
 
     torch.set_flush_denormal(True)
     load_before = load_average()
-    specs = [ModalitySpec(name, "table", width) for name, width in TCGA]
+    widths = [(name, max(1, round(width * args.width_scale))) for name, width in TCGA]
+    specs = [ModalitySpec(name, "table", width) for name, width in widths]
     loss_config = LossConfig()
     rows = []
     for arch in args.arch:
@@ -114,7 +118,7 @@ def main() -> None:
         model = MultimodalTransformer(config, specs).train()
         for sparsity in args.sparsity:
             batch = tcga_batch(specs, args.batch, sparsity, seed=args.seed)
-            pairs = term_pairs(model.names, model.channel_names, model.fusion_key, loss_config.terms)
+            pairs = model.loss_terms(loss_config.terms)
             present_tokens = sum(int(p.sum()) for p in batch.token_present.values())
             row = {"arch": arch, "sparsity": sparsity, "present_modality_tokens": present_tokens}
             row.update(time_paths(model, batch, pairs, loss_config, args.repeats))
@@ -132,7 +136,7 @@ def main() -> None:
         "flush_denormal": True,
         "machine": {"cpus": os.cpu_count(), "threads": torch.get_num_threads(), "processor": platform.processor()},
         "torch": torch.__version__,
-        "shape": {"tables": dict(TCGA), "fusion_tokens": 88, "batch": args.batch, "nan_fraction": 0.02},
+        "shape": {"tables": dict(widths), "fusion_tokens": 88, "batch": args.batch, "nan_fraction": 0.02},
         "model": {"dim": args.dim, "depth": args.depth, "heads": args.heads, "block": "faithful"},
         "repeats": args.repeats,
         "load_average_1_5_15min": {"before": load_before, "after": load_average()},

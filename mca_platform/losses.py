@@ -10,34 +10,24 @@ device: masking is done with `where`, not with boolean indexing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import combinations
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from mca_platform import archs
 from mca_platform.config.model import LossConfig
 
 
 def term_pairs(modalities: Sequence[str], channels: Sequence[str], fusion_key: str, kind: str) -> list[tuple[str, str]]:
-    """The (a, b) embedding-key pairs of a term set.
+    """The (a, b) embedding-key pairs of a channel architecture's term set (MCA's and MMA's, `archs.mca`).
 
     mma:   each modality <-> fusion (M) + each modality pair (M(M-1)/2); 10 terms for 4 modalities.
     paper: those + fusion <-> each other channel (C-1) + each modality <-> each other channel (M(C-1));
            for MMA the same 10, for MCA over 4 modalities 10 + 10 + 40 = 60.
+    Any architecture's sets: `archs.get(arch).terms(kind, ...)` (the model's `loss_terms`).
     """
-    unimodal_fusion = [(name, fusion_key) for name in modalities]
-    unimodal_pairs = list(combinations(modalities, 2))
-    match kind:
-        case "mma":
-            return unimodal_fusion + unimodal_pairs
-        case "paper":
-            others = [name for name in channels if name != fusion_key]
-            fusion_channels = [(fusion_key, name) for name in others]
-            unimodal_channels = [(modality, name) for modality in modalities for name in others]
-            return unimodal_fusion + unimodal_pairs + fusion_channels + unimodal_channels
-        case _:
-            raise ValueError(f"unknown loss terms {kind!r} (expected 'paper' or 'mma')")
+    return archs.get("mca").terms(kind, modalities, channels, fusion_key)
 
 
 def term_name(a: str, b: str) -> str:

@@ -26,7 +26,7 @@ def test_grouping_equals_a_plain_loop():
             assert token_present[b, t] == any(3 * t + i < 7 and present[b, 3 * t + i] for i in range(3))
 
 
-@pytest.mark.parametrize("arch", ["mca", "mma"])
+@pytest.mark.parametrize("arch", ["mca", "mma", "eao"])
 def test_dense_equals_packed_and_missing_cells_are_never_read(arch):
     model = make_model(arch=arch, seed=3, columns_per_token=2).train()
     assert model.encoders["gene"].column_embedding.shape[0] == 3, "6 columns, 2 per token"
@@ -49,3 +49,14 @@ def test_faithful_keeps_one_token_per_column():
     with pytest.raises(ValueError, match="one token per column"):
         ModelConfig(preset="faithful", columns_per_token=4)
     assert ModelConfig(preset="debug", columns_per_token=4).columns_per_token == 4
+
+
+def test_the_faithful_preset_builds_every_architecture():
+    from mca_platform.data.spec import ModalitySpec
+    from mca_platform.model import MultimodalTransformer
+
+    specs = [ModalitySpec("a", "table", 4), ModalitySpec("b", "table", 3)]
+    for arch in ("mca", "mma", "eao"):
+        config = ModelConfig(preset="faithful", arch=arch, dim=16, heads=2, fusion_tokens=4)
+        assert config.absent == "faithful" and config.loss.terms == "faithful"
+        MultimodalTransformer(config, specs)

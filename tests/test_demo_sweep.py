@@ -57,6 +57,8 @@ def test_demo_report_tables_have_a_finite_row_per_setting(demo):
     assert metrics[headline].notna().all().all(), metrics[headline]
     summary = pd.read_csv(demo / "dashboards" / "demo" / "tables" / "summary.csv")
     assert len(summary) == len(levels) * len(arches)
+    differences = pd.read_csv(demo / "dashboards" / "demo" / "tables" / "differences.csv")
+    assert set(differences["arch"]) == set(arches) - {"mma"} and set(differences["baseline"]) == {"mma"}
 
 
 @pytest.mark.slow

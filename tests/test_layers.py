@@ -14,6 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "mca_platform"
 
 LAYERS = [  # bottom to top
     ["errors"],
+    ["archs"],
     ["config"],
     ["record"],
     ["data", "model", "losses", "metrics", "stats", "select"],

@@ -326,6 +326,29 @@ def test_evaluation_section_chooses_correction_baseline_and_family(tmp_path):
         build_report(sweep, tmp_path / "d", formats=("png",), log_to_mlflow=False)
 
 
+def test_three_architectures_are_each_compared_with_the_declared_baseline(tmp_path):
+    sweep = fabricate_sweep(tmp_path, seeds=(0, 1, 2), arches=("mca", "mma", "eao"))
+    index = build_report(sweep, tmp_path / "d", formats=("svg",), log_to_mlflow=False)
+    differences = pd.read_csv(index.parent / "tables" / "differences.csv")
+    assert set(differences["arch"]) == {"mca", "eao"} and set(differences["baseline"]) == {"mma"}
+    metrics = pd.read_csv(sweep / "evaluation" / "metrics.csv")
+    by_arch = metrics[metrics["dataset"] == "tcga"].pivot_table(
+        index=["sparsity", "seed"], columns="arch", values="alignment.mean")
+    for arch in ("mca", "eao"):
+        at = differences[(differences["dataset"] == "tcga") & (differences["metric"] == "alignment.mean")
+                         & (differences["arch"] == arch)].set_index("sparsity")["mean"].sort_index()
+        assert np.allclose(at, (by_arch[arch] - by_arch["mma"]).groupby(level="sparsity").mean().sort_index())
+    page = index.read_text()
+    assert "EAO \u2212 MMA" in page and "MCA \u2212 MMA" in page
+    headline = pd.read_csv(index.parent / "tables" / "headline.csv")
+    assert set(headline["arch"]) == {"mca", "mma", "eao"}
+    figure = (index.parent / "figures" / "fig1_headline_tcga.svg").read_text()
+    from mca_platform.report.figures import colour
+
+    assert colour("eao", 0) == "tab:green" and colour("mca", 2) == "tab:blue" and colour("mma", 0) == "tab:orange"
+    assert "#2ca02c" in figure and "#1f77b4" in figure and "#ff7f0e" in figure  # the three lines' colours
+
+
 def test_split_and_flags_are_reported(tmp_path):
     sweep = fabricate_sweep(tmp_path)
     edit_sweep(sweep, lambda raw: raw["data"][0]["split"].update(mode="by_group"))

@@ -28,10 +28,11 @@ def test_demo_plan():
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     keys = [cell["key"] for cell in plan["cells"]]
-    assert keys == [f"demo/p{p}/{arch}/s{s}" for p in ("0", "0.4", "0.8") for s in (0, 1) for arch in ("mca", "mma")]
+    arches = ("mca", "mma", "eao")
+    assert keys == [f"demo/p{p}/{arch}/s{s}" for p in ("0", "0.4", "0.8") for s in (0, 1) for arch in arches]
     assert plan["protocol"] == "tune_then_replicate" and plan["stages"] == {
-        "tune": {"cells": 6, "trials": 6}, "replicate": {"cells": 6, "trials": 6}}
-    assert plan["total_trials"] == 12 and plan["trials_per_cell"] == 1
+        "tune": {"cells": 9, "trials": 9}, "replicate": {"cells": 9, "trials": 9}}
+    assert plan["total_trials"] == 18 and plan["trials_per_cell"] == 1
     assert plan["per_trial_resources"] == {"workers": 1, "CPU": 1.0, "GPU": 0.0}
     assert plan["concurrent_trials"] >= 1 and plan["estimate"]["wall_seconds"] > 0
 
@@ -63,9 +64,9 @@ def test_paper_plan():
     assert "no_estimate" in plan and "--seconds-per-epoch" in plan["no_estimate"], "its data is not on this machine"
     cells = {(c["dataset"], c["sparsity"], c["arch"], c["seed"]) for c in plan["cells"]}
     assert cells == {(d, p, a, s) for d in ("mosei", "tcga") for p in (0.0, 0.2, 0.4, 0.6, 0.8)
-                     for a in ("mca", "mma") for s in (0, 1, 2)}
-    assert plan["n_cells"] == 60 and plan["trials_per_cell"] == 4
-    assert plan["total_trials"] == 20 * 4 + 40, "stage 1: 4 trials per setting on seed 0; stage 2: seeds 1 and 2"
+                     for a in ("mca", "mma", "eao") for s in (0, 1, 2)}
+    assert plan["n_cells"] == 90 and plan["trials_per_cell"] == 4
+    assert plan["total_trials"] == 30 * 4 + 60, "stage 1: 4 trials per setting on seed 0; stage 2: seeds 1 and 2"
     assert set(plan["search_space"]) == {"train.lr", "train.warmup_steps"}
     assert plan["per_trial_resources"]["GPU"] > 0
     assert plan["epochs_per_trial"] == {"mosei": 32, "tcga": 128}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from mca_platform import archs
 from mca_platform.config.base import Strict
 from mca_platform.config.data import DataConfig, SplitConfig, level_key
 from mca_platform.config.evaluation import EvaluationConfig, ReportConfig
@@ -41,6 +42,13 @@ class SweepFile(Sections):
         unknown = sorted(set(self.sweep.per_dataset) - set(names))
         if unknown:
             raise ValueError(f"sweep.per_dataset: {unknown[0]!r} names no dataset (datasets: {', '.join(names)})")
+        for arch in self.sweep.grid.architectures:  # each cell sets model.arch: its term set must exist
+            known = archs.get(arch).term_sets
+            if self.model.loss.terms not in known:
+                raise ValueError(
+                    f"model.loss.terms: {self.model.loss.terms!r} is not a term set of {arch!r}, which "
+                    f"sweep.grid.architectures lists (its sets: {', '.join(known)})"
+                )
         return self
 
 

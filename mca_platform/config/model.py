@@ -1,8 +1,9 @@
-"""The `model` section: the MCA / MMA architecture and its contrastive loss (see design/model.md).
+"""The `model` section: the architecture (any name in `archs`) and its contrastive loss (see design/model.md).
 
 Presets fill every field the user did not set (a `loss` mapping is filled key by key):
     faithful  the authors' code: their block form, dot logits, absent items kept as negatives, absent
-              slots treated as their code did (`absent: faithful`, leak included; needs `path: dense`),
+              slots treated as their code did (`absent: faithful`, leak included; needs `path: dense`), the
+              term set their runs used (`terms: faithful`: MCA 60, MMA 10, EAO 26 for 4 modalities),
               D = 512, depth 5, 8 heads, F = 88, column-embedding norm capped at 1.
     debug     a tiny model for tests and the demo (D = 32, depth 2, 2 heads, F = 22: 2 fusion tokens
               per channel for MCA over 4 modalities).
@@ -14,13 +15,18 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from mca_platform import archs
 from mca_platform.config.base import Strict
 
 
 class LossConfig(Strict):
-    """Symmetric InfoNCE between pooled tokens: which terms, which logits, which negatives."""
+    """Symmetric InfoNCE between pooled tokens: which terms, which logits, which negatives.
 
-    terms: Literal["paper", "mma"] = "paper"
+    `terms` names one of the architecture's term sets (`archs`): "paper" (the platform's default; MCA 60, MMA 10,
+    EAO 30 terms for 4 modalities), "faithful" (the set the authors' runs used) or, for MCA and MMA, "mma".
+    """
+
+    terms: str = Field("paper", min_length=1)
     logits: Literal["dot", "cosine"] = "dot"
     negatives: Literal["masked", "faithful"] = "masked"
     temperature_init: float = Field(0.07, gt=0.0)
@@ -37,7 +43,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "column_embedding_max_norm": 1.0,
         "absent": "faithful",
         "path": "dense",
-        "loss": {"terms": "paper", "logits": "dot", "negatives": "faithful"},
+        "loss": {"terms": "faithful", "logits": "dot", "negatives": "faithful"},
     },
     "debug": {
         "dim": 32,
@@ -49,10 +55,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 class ModelConfig(Strict):
-    """Masked multimodal transformer: MCA (modal channels) or MMA (one all-modality channel)."""
+    """The multimodal transformer of one registered architecture (`archs`: mca, mma, eao, ...)."""
 
     preset: Literal["faithful", "debug"] | None = None
-    arch: Literal["mca", "mma"] = "mca"
+    arch: str = Field("mca", description="a registered architecture (mca_platform/archs)")
     dim: int = Field(512, ge=8)
     depth: int = Field(5, ge=1)
     heads: int = Field(8, ge=1)
@@ -100,6 +106,12 @@ class ModelConfig(Strict):
                 filled[key] = value
         return filled
 
+    @field_validator("arch")
+    @classmethod
+    def _registered_arch(cls, arch: str) -> str:
+        archs.get(arch)  # a one-line error naming the known architectures
+        return arch
+
     @field_validator("channel_sizes")
     @classmethod
     def _sizes_are_channels(cls, sizes: list[int] | None) -> list[int] | None:
@@ -132,4 +144,14 @@ class ModelConfig(Strict):
         bad = {name: slots for name, slots in self.sequence_slots.items() if slots < 1}
         if bad:
             raise ValueError(f"sequence_slots must be >= 1 (got {bad})")
+        return self
+
+    @model_validator(mode="after")
+    def _terms_of_arch(self) -> ModelConfig:
+        known = archs.get(self.arch).term_sets
+        if self.loss.terms not in known:
+            raise ValueError(
+                f"loss.terms {self.loss.terms!r} is not a term set of arch {self.arch!r} "
+                f"(expected one of {', '.join(known)})"
+            )
         return self

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from mca_platform import archs
 from mca_platform.config.base import Strict
 from mca_platform.config.data import SparsityLevel, distinct_levels
 
@@ -44,8 +45,17 @@ class GridConfig(Strict):
     """Grid axes (each may have one value). Sparsity defaults to every level of each dataset."""
 
     sparsity: list[SparsityLevel] | None = Field(None, min_length=1)
-    architectures: list[Literal["mca", "mma"]] = Field(default_factory=lambda: ["mca", "mma"], min_length=1)
+    architectures: list[str] = Field(default_factory=lambda: ["mca", "mma"], min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+
+    @field_validator("architectures")
+    @classmethod
+    def _registered_architectures(cls, names: list[str]) -> list[str]:
+        for name in names:
+            archs.get(name)  # a one-line error naming the known architectures
+        if len(set(names)) != len(names):
+            raise ValueError(f"architectures must be distinct (got {names})")
+        return names
 
     @field_validator("sparsity")
     @classmethod

@@ -3,40 +3,27 @@
 Every token carries a group id: modality j -> group j (0 <= j < M), fusion tokens of channel k -> group M + k.
 A small (G, G) rule table, G = M + C, says which query group may read which key group; a (T, T) matrix is a
 lookup of that table at (query group, key group). The channel-membership table (C, M) is the only thing that
-differs between MCA and MMA. Per-sample presence then removes keys at forward time, and the diagonal is
-always allowed so that no query row is ever empty. True = may attend, as in SDPA.
+differs between MCA and MMA (their channels are declared in `archs`). Per-sample presence then removes keys
+at forward time, and the diagonal is always allowed so that no query row is ever empty. True = may attend, as in SDPA.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import combinations
 
 import torch
+
+from mca_platform import archs
 
 Channel = tuple[int, ...]
 
 
 def channel_list(arch: str, num_modalities: int, channel_sizes: Sequence[int] | None = None) -> list[Channel]:
-    """The fusion channels as modality-index tuples: size-descending, then lexicographic."""
-    match arch:
-        case "mma":
-            return [tuple(range(num_modalities))]
-        case "mca":
-            sizes = range(num_modalities, 1, -1) if channel_sizes is None else sorted(channel_sizes, reverse=True)
-            if any(size > num_modalities for size in sizes):
-                raise ValueError(f"channel sizes {list(sizes)} exceed the {num_modalities} modalities")
-            channels = [c for size in sizes for c in combinations(range(num_modalities), size)]
-            if num_modalities == 1:
-                channels = [(0,)]
-            if tuple(range(num_modalities)) not in channels:
-                raise ValueError(
-                    f"channel sizes {list(sizes)} leave out the all-modality channel (size {num_modalities}), "
-                    "which gives the fusion embedding"
-                )
-            return channels
-        case _:
-            raise ValueError(f"unknown arch {arch!r} (expected 'mca' or 'mma')")
+    """The fusion channels of a channel architecture (`archs`) as modality-index tuples."""
+    architecture = archs.get(arch)
+    if architecture.layout != "channels":
+        raise ValueError(f"arch {arch!r} runs {architecture.layout} and has no fusion channels")
+    return architecture.groups(num_modalities, channel_sizes)
 
 
 def channel_members(channels: Sequence[Channel], num_modalities: int) -> torch.Tensor:
@@ -127,4 +114,4 @@ def channel_present(members: torch.Tensor, modality_present: torch.Tensor) -> to
 
 def channel_name(channel: Channel, names: Sequence[str]) -> str:
     """A channel's stable key: its modality names joined by '+', in modality order."""
-    return "+".join(names[j] for j in channel)
+    return archs.group_name(channel, names)

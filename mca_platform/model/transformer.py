@@ -1,10 +1,13 @@
-"""The masked multimodal transformer (model.md, "Token layout", "Block", "Pooling"): MCA or MMA.
+"""The multimodal transformer (model.md, "Token layout", "Block", "Pooling") of any registered architecture.
 
-Per sample: `[tokens of modality 0 | ... | modality M-1 | F fusion tokens]`, attention restricted by the rule
-table of `masks`, then learnable pooling into one embedding per modality and per channel. The same modules run
-on two layouts: `dense` (padded (B, T, D), full (T, T) attention under the combined mask; the reference) and
-`packed` (only present tokens, see `packing`). Both give the same outputs up to floating-point noise.
-`absent: faithful` (dense only) treats absent and padding slots as the authors' code did, leak included (`absent`).
+Channel architectures (MCA, MMA; `archs`), per sample: `[tokens of modality 0 | ... | modality M-1 | F fusion
+tokens]`, attention restricted by the rule table of `masks`, then learnable pooling into one embedding per
+modality and per channel. The same modules run on two layouts: `dense` (padded (B, T, D), full (T, T) attention
+under the combined mask; the reference) and `packed` (only present tokens, see `packing`). Both give the same
+outputs up to floating-point noise. `absent: faithful` (dense only) treats absent and padding slots as the
+authors' code did, leak included (`absent`).
+Pass architectures (EAO): no fusion tokens and no learnable pooling; the shared blocks run every (sample, pass)
+row in one forward (`passes`), each pass mean-pooled into one embedding; they never read absent slots.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from mca_platform import archs
 from mca_platform.config.model import ModelConfig
 from mca_platform.data.spec import ModalitySpec
 from mca_platform.model import absent, masks
@@ -23,6 +27,7 @@ from mca_platform.model.column_groups import group_columns
 from mca_platform.model.dense import DenseLayout
 from mca_platform.model.encoders import build_encoder
 from mca_platform.model.packing import PackedLayout
+from mca_platform.model.passes import PassLayout
 from mca_platform.model.pooling import PoolingAttention
 
 
@@ -91,17 +96,18 @@ class ModelOutput:
 
     embeddings: dict[str, torch.Tensor]  # (B, D) each
     present: dict[str, torch.Tensor]  # (B,) bool each; a channel is present when any member is
-    fusion_key: str  # the all-modality channel, whose embedding is the fusion embedding
+    fusion_key: str  # the all-modality key, whose embedding is the fusion embedding
     logit_scale: torch.Tensor  # () the clamped learnable log logit scale s; logits use exp(s)
 
     @property
     def fusion(self) -> torch.Tensor:
-        """(B, D) the fusion embedding (the pooled token of the all-modality channel)."""
+        """(B, D) the fusion embedding (MCA / MMA: the pooled all-modality channel; EAO: see `archs.eao`)."""
         return self.embeddings[self.fusion_key]
 
 
 class MultimodalTransformer(nn.Module):
-    """MCA / MMA: per-modality encoders, masked transformer, learnable pooling, shared logit scale.
+    """Per-modality encoders, the shared transformer, pooling, shared logit scale; `config.arch` picks the
+    architecture (`archs`): its channels (fusion tokens, rule table, learnable pooling) or its passes.
 
     The learnable logit scale of the contrastive loss lives here (init ln(1 / temperature_init)); the output
     carries it clamped to [0, ln(logit_scale_max)].
@@ -117,21 +123,17 @@ class MultimodalTransformer(nn.Module):
         self.config = config
         self.path = config.path
         self.names = names
+        self.arch = archs.get(config.arch)
+        self.channels = self.arch.groups(len(names), config.channel_sizes)  # channels, or passes
         sequences = [spec.name for spec in specs if spec.kind == "sequence"]
         self.tables = [spec.name for spec in specs if spec.kind == "table"]
         unknown = sorted(set(config.sequence_slots) - set(sequences))
         if unknown:
             raise ValueError(f"model.sequence_slots names {unknown[0]!r}, which is not a sequence modality {sequences}")
-        self.channels = masks.channel_list(config.arch, len(names), config.channel_sizes)
         self.channel_names = [masks.channel_name(channel, names) for channel in self.channels]
         self.fusion_key = masks.channel_name(tuple(range(len(names))), names)
         members = masks.channel_members(self.channels, len(names))
-        num_groups = len(names) + len(self.channels)
         self.register_buffer("channel_members", members, persistent=False)  # (C, M)
-        self.register_buffer("rule", masks.group_rule(members), persistent=False)  # (G, G)
-        fusion_group = masks.fusion_groups(len(names), len(self.channels), config.fusion_tokens)
-        self.register_buffer("fusion_group", fusion_group, persistent=False)  # (F,)
-        self.register_buffer("query_group", torch.arange(num_groups), persistent=False)  # (M + C,)
 
         self.encoders = nn.ModuleDict(
             {
@@ -139,27 +141,37 @@ class MultimodalTransformer(nn.Module):
                 for spec in specs
             }
         )
-        self.fusion_tokens = nn.Parameter(torch.randn(config.fusion_tokens, config.dim))
+        if self.arch.layout == "channels":
+            num_groups = len(names) + len(self.channels)
+            self.register_buffer("rule", masks.group_rule(members), persistent=False)  # (G, G)
+            fusion_group = masks.fusion_groups(len(names), len(self.channels), config.fusion_tokens)
+            self.register_buffer("fusion_group", fusion_group, persistent=False)  # (F,)
+            self.register_buffer("query_group", torch.arange(num_groups), persistent=False)  # (M + C,)
+            self.fusion_tokens = nn.Parameter(torch.randn(config.fusion_tokens, config.dim))
         self.blocks = nn.ModuleList([Block(config.dim, config.heads, config.block) for _ in range(config.depth)])
         self.final_norm = nn.LayerNorm(config.dim, bias=False)
-        self.pooling = PoolingAttention(config.dim, config.heads, num_groups)
+        if self.arch.layout == "channels":
+            self.pooling = PoolingAttention(config.dim, config.heads, num_groups)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / config.loss.temperature_init)))
+
+    def loss_terms(self, kind: str) -> list[tuple[str, str]]:
+        """The (a, b) embedding-key pairs of the architecture's term set `kind` (config `model.loss.terms`)."""
+        return self.arch.terms(kind, self.names, self.channel_names, self.fusion_key)
 
     def layout(self, token_present: dict[str, torch.Tensor], modality_present: torch.Tensor):
         """The dense or packed layout of this batch, by `self.path`."""
-        match self.path:
-            case "dense":
-                return DenseLayout(
-                    self.names, token_present, self.rule, self.fusion_group, self.query_group, self.config.absent
-                )
-            case "packed" if self.config.absent == "faithful":
-                raise ValueError("absent='faithful' needs path='dense' (got path='packed')")
-            case "packed":
-                return PackedLayout(
-                    self.names, token_present, modality_present, self.rule, self.fusion_group, self.query_group
-                )
-            case _:
-                raise ValueError(f"unknown path {self.path!r} (expected 'dense' or 'packed')")
+        if self.path not in ("dense", "packed"):
+            raise ValueError(f"unknown path {self.path!r} (expected 'dense' or 'packed')")
+        if self.arch.layout == "passes":
+            dense = self.path == "dense"
+            return PassLayout(self.names, token_present, modality_present, self.channel_members, dense)
+        if self.path == "dense":
+            return DenseLayout(
+                self.names, token_present, self.rule, self.fusion_group, self.query_group, self.config.absent
+            )
+        if self.config.absent == "faithful":
+            raise ValueError("absent='faithful' needs path='dense' (got path='packed')")
+        return PackedLayout(self.names, token_present, modality_present, self.rule, self.fusion_group, self.query_group)
 
     def forward(
         self,
@@ -168,7 +180,7 @@ class MultimodalTransformer(nn.Module):
         modality_present: torch.Tensor,
     ) -> ModelOutput:
         """A `Batch`'s inputs, token_present (B, L_m) and modality_present (B, M) -> pooled embeddings."""
-        faithful = self.config.absent == "faithful"
+        faithful = self.config.absent == "faithful" and self.arch.layout == "channels"  # EAO: see archs/eao.py
         if faithful:
             inputs, token_present = absent.pad_sequences(inputs, token_present, self.config.sequence_slots)
         if self.config.columns_per_token > 1:
@@ -186,9 +198,16 @@ class MultimodalTransformer(nn.Module):
                 padding = self.encoders[name].padding_slot(positions)
                 encoded = absent.slot_tokens(encoded, token_present[name], padding)
             tokens.append(encoded)
-        x = layout.assemble(tokens, self.fusion_tokens)  # (B, T, D) dense or (N, D) packed
+        if self.arch.layout == "passes":
+            x = layout.assemble(tokens)  # (N, D): every present pass's tokens
+        else:
+            x = layout.assemble(tokens, self.fusion_tokens)  # (B, T, D) dense or (N, D) packed
         for block in self.blocks:
             x = block(x, layout)
+        logit_scale = self.logit_scale.clamp(0.0, math.log(self.config.loss.logit_scale_max))
+        if self.arch.layout == "passes":
+            embeddings, present = self._pass_outputs(*layout.mean_pool(self.final_norm(x)))
+            return ModelOutput(embeddings, present, self.fusion_key, logit_scale)
         pooled = self.pooling(self.final_norm(x), layout)  # (B, M + C, D)
 
         num_modalities = len(self.names)
@@ -198,5 +217,18 @@ class MultimodalTransformer(nn.Module):
         for k, name in enumerate(self.channel_names):
             embeddings[name] = pooled[:, num_modalities + k]
             present[name] = channel_present[:, k]
-        logit_scale = self.logit_scale.clamp(0.0, math.log(self.config.loss.logit_scale_max))
         return ModelOutput(embeddings, present, self.fusion_key, logit_scale)
+
+    def _pass_outputs(
+        self, pooled: torch.Tensor, pass_present: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Per pass its embedding and presence; the fusion embedding is the mean of the present multi-modality
+        passes (for EAO the pairs; zero where none is present), present when any modality is."""
+        embeddings = {name: pooled[:, p] for p, name in enumerate(self.channel_names)}
+        present = {name: pass_present[:, p] for p, name in enumerate(self.channel_names)}
+        fused = [p for p, channel in enumerate(self.channels) if len(channel) > 1]
+        weight = pass_present[:, fused].to(pooled.dtype)  # (B, pairs)
+        total = (pooled[:, fused] * weight[..., None]).sum(dim=1)
+        embeddings[self.fusion_key] = total / weight.sum(dim=1, keepdim=True).clamp(min=1)
+        present[self.fusion_key] = pass_present.any(dim=1)
+        return embeddings, present

@@ -30,8 +30,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-ARCH_COLOURS = {"mca": "tab:blue", "mma": "tab:orange"}
-OTHER_COLOURS = ["tab:green", "tab:red", "tab:purple", "tab:brown"]
+from mca_platform import archs  # noqa: E402
+
+PALETTE = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive"]
+ARCH_COLOURS = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(archs.REGISTRY)}  # mca, mma, eao, ...
+OTHER_COLOURS = ["tab:gray", "tab:cyan", "black", "tab:olive"]  # names not in the registry (older sweeps)
 MARKERS = ["o", "s", "^", "D", "v", "P"]
 RC = {"svg.hashsalt": "mca-report", "svg.fonttype": "path", "font.size": 9, "axes.titlesize": 9}
 RETRIEVAL = [("median_rank", "median rank (1-based)"), ("r1", "R@1"), ("r5", "R@5"), ("r10", "R@10")]
@@ -307,6 +310,7 @@ def grid(nrows: int, ncols: int, panel: tuple[float, float], right: float):
 
 
 def colour(arch: str, index: int) -> str:
+    """A registered architecture's own colour (the same in every figure and report); others by position."""
     return ARCH_COLOURS.get(arch.lower(), OTHER_COLOURS[index % len(OTHER_COLOURS)])
 
 

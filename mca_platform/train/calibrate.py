@@ -14,7 +14,7 @@ import torch
 
 from mca_platform.config import Config
 from mca_platform.data.prepared import PreparedData
-from mca_platform.losses import contrastive_loss, term_pairs
+from mca_platform.losses import contrastive_loss
 from mca_platform.model.transformer import MultimodalTransformer
 from mca_platform.train.loop import _train_loader, _usable_rows
 from mca_platform.train.optim import build_optimizer
@@ -56,7 +56,7 @@ def _time_steps(config: Config, data: PreparedData, present, batch_size: int) ->
     sized = config.model_copy(update={"train": config.train.model_copy(update={"global_batch_size": batch_size})})
     torch.manual_seed(config.train.seed)
     model = MultimodalTransformer(config.model, data.specs)
-    terms = term_pairs(model.names, model.channel_names, model.fusion_key, config.model.loss.terms)
+    terms = model.loss_terms(config.model.loss.terms)
     optimizer = build_optimizer(model, config.train)
     steps, forwards, began = [], [], time.perf_counter()
     for number, batch in enumerate(_train_loader(data, present, sized, 0, 1)):

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from mca_platform.config import Config
 from mca_platform.data.collate import Batch, collate
 from mca_platform.data.prepared import PreparedData
-from mca_platform.losses import contrastive_loss, term_name, term_pairs
+from mca_platform.losses import contrastive_loss, term_name
 from mca_platform.model.transformer import MultimodalTransformer
 from mca_platform.record import EPOCHS_FILE, Cell, append_epoch, write_outcome
 from mca_platform.train.checkpoint import load_checkpoint, save_checkpoint
@@ -65,7 +65,7 @@ def fit(spec: RunSpec, report: Report, resume_from: Path | None = None, device: 
     data = PreparedData(spec.prepared_dir)
     torch.manual_seed(config.train.seed)  # identical initial weights on every rank
     model = MultimodalTransformer(config.model, data.specs).to(device)
-    terms = term_pairs(model.names, model.channel_names, model.fusion_key, config.model.loss.terms)
+    terms = model.loss_terms(config.model.loss.terms)
     present = data.present(config.sparsity)
     train_loader = _train_loader(data, present, config, rank, world)
     optimizer = build_optimizer(model, config.train)
