@@ -95,6 +95,45 @@ def info_nce(
     return (a_to_b.sum() + b_to_a.sum()) / (2 * count.clamp(min=1)), count
 
 
+def _normalised(embeddings: torch.Tensor, logits: str) -> torch.Tensor:
+    """(K, N, D) embeddings as the logits use them: as they are (dot) or of unit length (cosine)."""
+    match logits:
+        case "dot":
+            return embeddings
+        case "cosine":
+            return F.normalize(embeddings, dim=-1)
+        case _:
+            raise ValueError(f"unknown logits {logits!r} (expected 'dot' or 'cosine')")
+
+
+def batched_info_nce(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    valid: torch.Tensor,
+    logit_scale: torch.Tensor,
+    negatives: str = "masked",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`info_nce` of T terms at once: (T, N, D) a and b (already normalised for cosine logits), valid (T, N)
+    -> (values (T,), counts (T,)). One (2T, N, N) logits tensor, one masked cross-entropy."""
+    match negatives:
+        case "masked":
+            candidate = valid
+        case "faithful":
+            candidate = torch.ones_like(valid)
+        case _:
+            raise ValueError(f"unknown negatives {negatives!r} (expected 'masked' or 'faithful')")
+    scores = logit_scale.exp() * torch.bmm(a, b.transpose(1, 2))  # (T, N, N) row = a, column = b
+    logits = torch.cat([scores, scores.transpose(1, 2)])  # (2T, N, N): a -> b, then b -> a
+    candidate = torch.cat([candidate, candidate])[:, None, :]  # (2T, 1, N)
+    logits = torch.where(candidate, logits, torch.full_like(logits, torch.finfo(logits.dtype).min))
+    terms, rows = valid.shape
+    target = torch.arange(rows, device=logits.device).repeat(2 * terms)
+    ce = F.cross_entropy(logits.flatten(0, 1), target, reduction="none").view(2, terms, rows)
+    ce = torch.where(valid[None], ce, ce.new_zeros(()))  # invalid rows never summed
+    counts = valid.sum(dim=1)
+    return ce.sum(dim=(0, 2)) / (2 * counts.clamp(min=1)), counts
+
+
 def contrastive_loss(
     embeddings: dict[str, torch.Tensor],
     present: dict[str, torch.Tensor],
@@ -104,7 +143,35 @@ def contrastive_loss(
     gather: bool = True,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """(total, {term: value}, {term: valid rows}) over the global batch; `embeddings` (B, D) and `present` (B,)
-    are keyed as in the model output, `logit_scale` is the clamped log scale s (logits use exp(s))."""
+    are keyed as in the model output, `logit_scale` is the clamped log scale s (logits use exp(s)).
+    All terms run as one batch (`batched_info_nce`); equal to `contrastive_loss_by_term`."""
+    keys = sorted({key for pair in terms for key in pair})
+    embeddings, present = {k: embeddings[k] for k in keys}, {k: present[k] for k in keys}
+    if gather:  # False when the caller already holds the global batch
+        embeddings, present = gather_batch(embeddings, present)
+    position = {key: i for i, key in enumerate(keys)}
+    device = embeddings[keys[0]].device
+    side_a = torch.tensor([position[a] for a, _ in terms], device=device)
+    side_b = torch.tensor([position[b] for _, b in terms], device=device)
+    stacked = _normalised(torch.stack([embeddings[k] for k in keys]), config.logits)  # (K, N, D)
+    present_stacked = torch.stack([present[k] for k in keys])  # (K, N)
+    valid = present_stacked[side_a] & present_stacked[side_b]  # (T, N)
+    values, counts = batched_info_nce(stacked[side_a], stacked[side_b], valid, logit_scale, config.negatives)
+    nonempty = counts > 0
+    total = torch.where(nonempty, values, torch.zeros_like(values)).sum() / nonempty.sum().clamp(min=1)
+    names = [term_name(a, b) for a, b in terms]
+    return total, dict(zip(names, values.unbind(), strict=True)), dict(zip(names, counts.unbind(), strict=True))
+
+
+def contrastive_loss_by_term(
+    embeddings: dict[str, torch.Tensor],
+    present: dict[str, torch.Tensor],
+    logit_scale: torch.Tensor,
+    terms: Sequence[tuple[str, str]],
+    config: LossConfig,
+    gather: bool = True,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """`contrastive_loss` one `info_nce` term at a time: the slow obvious reference of the batched version."""
     keys = sorted({key for pair in terms for key in pair})
     embeddings, present = {k: embeddings[k] for k in keys}, {k: present[k] for k in keys}
     if gather:  # False when the caller already holds the global batch

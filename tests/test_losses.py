@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from model_helpers import make_model, random_batch, run
 
 from mca_platform.config.model import LossConfig
-from mca_platform.losses import contrastive_loss, info_nce, term_name, term_pairs
+from mca_platform.losses import contrastive_loss, contrastive_loss_by_term, info_nce, term_name, term_pairs
 from mca_platform.model.masks import channel_list, channel_name
 
 NAMES = ["gene", "protein", "methylation", "mirna"]
@@ -163,3 +163,31 @@ def test_logit_scale_is_clamped():
         model.logit_scale.fill_(10.0)
     out = run(model, random_batch(seed=10))
     assert math.isclose(float(out.logit_scale.detach()), math.log(100.0), rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("logits", ["dot", "cosine"])
+@pytest.mark.parametrize("negatives", ["masked", "faithful"])
+@pytest.mark.parametrize("presence", [0.0, 0.4, 0.8, 1.0])
+def test_batched_terms_equal_term_by_term(logits, negatives, presence):
+    fusion = "+".join(NAMES)
+    channels = channel_names("mca")
+    terms = term_pairs(NAMES, channels, fusion, "paper")  # the 60 MCA terms
+    embeddings, present = random_inputs(int(presence * 10), 9, NAMES + channels, presence)
+    embeddings = {k: v.requires_grad_() for k, v in embeddings.items()}
+    scale = torch.tensor(math.log(5.0), dtype=torch.float64, requires_grad=True)
+    config = LossConfig(logits=logits, negatives=negatives)
+    total, values, counts = contrastive_loss(embeddings, present, scale, terms, config)
+    ref_total, ref_values, ref_counts = contrastive_loss_by_term(embeddings, present, scale, terms, config)
+    assert list(values) == list(ref_values) == [term_name(a, b) for a, b in terms]
+    for name in ref_values:
+        assert torch.equal(counts[name], ref_counts[name])
+        torch.testing.assert_close(values[name], ref_values[name], atol=1e-12, rtol=1e-10)
+    torch.testing.assert_close(total, ref_total, atol=1e-12, rtol=1e-10)
+    inputs = [scale, *embeddings.values()]
+    grads = torch.autograd.grad(total, inputs, allow_unused=True)
+    ref_grads = torch.autograd.grad(ref_total, inputs, allow_unused=True)
+    for grad, ref_grad in zip(grads, ref_grads, strict=True):
+        if ref_grad is None:
+            assert grad is None or float(grad.abs().sum()) == 0.0
+        else:
+            torch.testing.assert_close(grad, ref_grad, atol=1e-12, rtol=1e-10)
