@@ -16,8 +16,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 RAY = str(Path(sys.executable).parent / "ray")
-SHRINK = ["data.n_samples=300", "data.sparsity=[0]", "sweep.grid.architectures=[mca]", "train.epochs=1",
-          "train.warmup_steps=5"]
+SHRINK = ["data.n_samples=300", "data.sparsity=[0]", "sweep.grid.sparsity=[0]", "sweep.grid.architectures=[mca]",
+          "sweep.grid.seeds=[0]", "train.epochs=1", "train.warmup_steps=5"]
 
 
 @pytest.mark.slow
