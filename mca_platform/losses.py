@@ -134,6 +134,15 @@ def batched_info_nce(
     return ce.sum(dim=(0, 2)) / (2 * counts.clamp(min=1)), counts
 
 
+def _term_inputs(embeddings: dict, present: dict, terms: Sequence[tuple[str, str]], gather: bool):
+    """(sorted keys the terms use, their embeddings, their presence), over the global batch when `gather`."""
+    keys = sorted({key for pair in terms for key in pair})
+    embeddings, present = {k: embeddings[k] for k in keys}, {k: present[k] for k in keys}
+    if gather:  # False when the caller already holds the global batch
+        embeddings, present = gather_batch(embeddings, present)
+    return keys, embeddings, present
+
+
 def contrastive_loss(
     embeddings: dict[str, torch.Tensor],
     present: dict[str, torch.Tensor],
@@ -145,10 +154,7 @@ def contrastive_loss(
     """(total, {term: value}, {term: valid rows}) over the global batch; `embeddings` (B, D) and `present` (B,)
     are keyed as in the model output, `logit_scale` is the clamped log scale s (logits use exp(s)).
     All terms run as one batch (`batched_info_nce`); equal to `contrastive_loss_by_term`."""
-    keys = sorted({key for pair in terms for key in pair})
-    embeddings, present = {k: embeddings[k] for k in keys}, {k: present[k] for k in keys}
-    if gather:  # False when the caller already holds the global batch
-        embeddings, present = gather_batch(embeddings, present)
+    keys, embeddings, present = _term_inputs(embeddings, present, terms, gather)
     position = {key: i for i, key in enumerate(keys)}
     device = embeddings[keys[0]].device
     side_a = torch.tensor([position[a] for a, _ in terms], device=device)
@@ -172,10 +178,7 @@ def contrastive_loss_by_term(
     gather: bool = True,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """`contrastive_loss` one `info_nce` term at a time: the slow obvious reference of the batched version."""
-    keys = sorted({key for pair in terms for key in pair})
-    embeddings, present = {k: embeddings[k] for k in keys}, {k: present[k] for k in keys}
-    if gather:  # False when the caller already holds the global batch
-        embeddings, present = gather_batch(embeddings, present)
+    _, embeddings, present = _term_inputs(embeddings, present, terms, gather)
     values: dict[str, torch.Tensor] = {}
     counts: dict[str, torch.Tensor] = {}
     for a, b in terms:
