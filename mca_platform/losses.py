@@ -163,10 +163,9 @@ def contrastive_loss(
     present_stacked = torch.stack([present[k] for k in keys])  # (K, N)
     valid = present_stacked[side_a] & present_stacked[side_b]  # (T, N)
     values, counts = batched_info_nce(stacked[side_a], stacked[side_b], valid, logit_scale, config.negatives)
-    nonempty = counts > 0
-    total = torch.where(nonempty, values, torch.zeros_like(values)).sum() / nonempty.sum().clamp(min=1)
     names = [term_name(a, b) for a, b in terms]
-    return total, dict(zip(names, values.unbind(), strict=True)), dict(zip(names, counts.unbind(), strict=True))
+    by_name = dict(zip(names, values.unbind(), strict=True))
+    return _mean_of_nonempty(values, counts), by_name, dict(zip(names, counts.unbind(), strict=True))
 
 
 def contrastive_loss_by_term(
@@ -186,7 +185,10 @@ def contrastive_loss_by_term(
         value, count = info_nce(embeddings[a], embeddings[b], valid, logit_scale, config.logits, config.negatives)
         values[term_name(a, b)] = value
         counts[term_name(a, b)] = count
-    stacked = torch.stack(list(values.values()))  # (terms,)
-    nonempty = torch.stack(list(counts.values())) > 0
-    total = torch.where(nonempty, stacked, torch.zeros_like(stacked)).sum() / nonempty.sum().clamp(min=1)
-    return total, values, counts
+    return _mean_of_nonempty(torch.stack(list(values.values())), torch.stack(list(counts.values()))), values, counts
+
+
+def _mean_of_nonempty(values: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """The total loss: the mean of the (T,) term values over terms with at least one valid row."""
+    nonempty = counts > 0
+    return torch.where(nonempty, values, torch.zeros_like(values)).sum() / nonempty.sum().clamp(min=1)

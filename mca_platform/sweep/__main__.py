@@ -23,6 +23,7 @@ from mca_platform.errors import UserError, run_cli
 from mca_platform.record import directory_of
 from mca_platform.sweep.driver import load_sweep
 from mca_platform.sweep.plan import make_plan, plan_text
+from mca_platform.sweep.protocol import USABLE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -146,7 +147,7 @@ def _settings_short_of_seeds(sweep, trials: list[dict]) -> list[tuple[str, int, 
     for trial in trials:
         setting, _, seed = trial["cell"].rpartition("/")
         usable.setdefault(setting, set())
-        if trial["status"] in ("FINISHED", "STOPPED"):
+        if trial["status"] in USABLE:
             usable[setting].add(seed)
     return [(k, len(v), seeds) for k, v in sorted(usable.items()) if len(v) < seeds]
 

@@ -72,8 +72,7 @@ def run_sweep(sweep: SweepFile, record: SweepDir, source_text: str, lock: Driver
         parent.log_params(flatten({"sweep": sweep.sweep.model_dump(mode="json")}))
         parent.log_dict(sweep.model_dump(mode="json"), "sweep.json")
         parent.log_dict({"protocol": sweep.sweep.protocol,
-                         "cells": [p.cell.to_json() | {"key": p.cell.key, "trials": p.trials, "stage": p.stage,
-                                                       "tuned_in": p.tuned_in and p.tuned_in.key} for p in planned],
+                         "cells": [p.to_json() for p in planned],
                          "fingerprints": {k: d.fingerprint for k, d in datasets.items()}}, "planned_grid.json")
     from mca_platform.sweep.trial import SweepContext
     from mca_platform.sweep.tune_run import run_tune

@@ -37,6 +37,10 @@ class PlannedCell:
     stage: str
     tuned_in: Cell | None = None
 
+    def to_json(self) -> dict:
+        return self.cell.to_json() | {"key": self.cell.key, "trials": self.trials, "stage": self.stage,
+                                      "tuned_in": self.tuned_in and self.tuned_in.key}
+
 
 def planned_cells(sweep: SweepFile) -> list[PlannedCell]:
     """Every cell the sweep trains, in the grid's order, with its budget and stage."""
