@@ -67,18 +67,24 @@ def _checkpoints(root: Path) -> dict[str, float]:
     return {str(p): p.stat().st_mtime for p in (root / "runs" / "small" / "trials").glob("**/checkpoint_*/model.pt")}
 
 
+def _wait_for_trials(driver, root: Path, wanted, count: int, timeout_s: float = 400) -> list[dict]:
+    """The trial-table rows matching `wanted` once there are `count` of them (the driver must stay alive)."""
+    deadline, found = time.time() + timeout_s, []
+    while time.time() < deadline and len(found) < count:
+        assert driver.poll() is None, (root / "first.log").read_text()[-3000:]
+        table = root / "runs" / "small" / "trials.json"
+        found = [t for t in trial_table(root) if wanted(t)] if table.exists() else []
+        time.sleep(1)
+    return found
+
+
 def test_killed_two_dataset_sweep_resumes_and_a_second_driver_is_refused(tmp_path):
     path = write_sweep(tmp_path, epochs=2, concurrent=1, datasets=(TCGA, MOSEI), grid=", sparsity: [0]")
     log = open(tmp_path / "first.log", "w")  # noqa: SIM115
     driver = subprocess.Popen(sweep_command(path), env=ENV, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)
     try:
-        deadline, finished = time.time() + 400, []
-        while time.time() < deadline and not finished:
-            assert driver.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-            table = tmp_path / "runs" / "small" / "trials.json"
-            finished = [t for t in trial_table(tmp_path) if t["status"] == "FINISHED"] if table.exists() else []
-            time.sleep(1)
+        finished = _wait_for_trials(driver, tmp_path, lambda t: t["status"] == "FINISHED", 1)
         assert finished, "no trial finished in time"
         second = subprocess.run(sweep_command(path), env=ENV, capture_output=True, text=True, timeout=120)
         assert second.returncode == 2 and f"already being run by pid {driver.pid}" in second.stderr, second.stderr
@@ -146,13 +152,7 @@ def test_two_stage_sweep_killed_between_the_stages_resumes_without_retraining(tm
     driver = subprocess.Popen(sweep_command(path), env=ENV, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)
     try:
-        deadline, tuned = time.time() + 400, []
-        while time.time() < deadline and len(tuned) < 2:
-            assert driver.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-            table = tmp_path / "runs" / "small" / "trials.json"
-            tuned = [t for t in trial_table(tmp_path) if t["status"] == "FINISHED" and t["stage"] == "tune"] \
-                if table.exists() else []
-            time.sleep(1)
+        tuned = _wait_for_trials(driver, tmp_path, lambda t: t["status"] == "FINISHED" and t["stage"] == "tune", 2)
         assert len(tuned) == 2, "stage 1 did not end in time"
         os.kill(driver.pid, signal.SIGKILL)
         driver.wait(timeout=30)
